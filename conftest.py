@@ -1,0 +1,3 @@
+"""Plain `pytest` at the root grades every week's suite against solutions/ with the course plugin."""
+
+pytest_plugins = ("grader.plugin",)

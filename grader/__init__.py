@@ -1,0 +1,9 @@
+"""The course framework: load a course, grade a week, render the result.
+
+Importing ``grader`` stays light (no torch): the ``grade`` command starts fast, and torch is
+imported only by the grading child and by test helpers (``grader.testing``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,109 @@
+"""The ``grade`` command: argument parsing, one library call, rendering and an exit code.
+
+    grade                      every week, its points and your last score (same as grade list)
+    grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
+
+Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration error,
+130 interrupted.  Errors are rendered here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Final
+
+from rich.console import Console
+
+from . import __version__, report
+from .errors import GraderError
+
+COMMANDS: Final = ("list",)
+EXIT_PASSED: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+def _week_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade",
+        description="Grade your exercises for one week of the course against its hidden tests.",
+        epilog="Other commands: 'grade list' (or plain 'grade') shows every week with your last score.",
+    )
+    parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--solutions", action="store_true", help="grade the reference solutions instead of exercises/")
+    what.add_argument("--path", type=Path, metavar="DIR", help="grade a folder laid out like exercises/")
+    parser.add_argument("--exercise", metavar="NAME", help="grade one exercise of the week, e.g. information")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (schema in README.md)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of your code for failures")
+    _common(parser)
+    return parser
+
+
+def _list_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grade list", description="Show every week, its points and your last score.")
+    _common(parser)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course", type=Path, metavar="DIR", help="the course folder (default: found from here)")
+    parser.add_argument("--version", action="version", version=f"grade {__version__}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    raise SystemExit(run(sys.argv[1:] if argv is None else argv))
+
+
+def run(argv: list[str], *, console: Console | None = None, err_console: Console | None = None) -> int:
+    """Run the command line ``argv``; returns the exit code."""
+    console = console or Console()
+    err_console = err_console or Console(stderr=True)
+    try:
+        if not argv or argv[0] in COMMANDS:
+            return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] in ("-h", "--help", "--version"):
+            _week_parser().parse_args(argv)
+        return _week(_week_parser().parse_args(argv), console)
+    except GraderError as exc:
+        err_console.print(f"[bold red]error:[/] {_escape(exc.message)}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing was graded or stored", style="yellow")
+        return EXIT_INTERRUPTED
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    from .grading import open_course, overview
+
+    course = open_course(args.course)
+    with console.status("reading the test suites…"):
+        found = overview(course=course)
+    report.render_course(console, found.course, found.suites, found.scores)
+    return EXIT_PASSED
+
+
+def _week(args: argparse.Namespace, console: Console) -> int:
+    from .grading import grade, open_course
+
+    course = open_course(args.course)
+    options = dict(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
+    if args.json:
+        result = grade(**options)  # type: ignore[arg-type]
+        print(json.dumps(report.week_to_json(result), indent=2))
+    else:
+        title = f"grading {course.resolve(args.week).id}"
+        with report.LiveProgress(console, title) as progress:
+            result = grade(**options, listener=progress)  # type: ignore[arg-type]
+        report.render_week(console, result, verbose=args.verbose)
+    return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,120 @@
+"""The learner's last score for each week, kept in ``.grade/`` at the course root (git-ignored).
+
+Written atomically (a temporary file renamed over the old one), so an interrupted ``grade``
+never leaves a half-written file; an unreadable file is set aside, never silently dropped.
+Also caches what each week's suite is worth, so ``grade list`` need not start torch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .results import TestInfo, WeekResult
+
+STATE_DIR: Final = ".grade"
+SCORES_FILE: Final = "scores.json"
+SUITES_FILE: Final = "suites.json"
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """The last grade of a week's exercises/ folder."""
+
+    week_id: str
+    points_earned: float
+    points_possible: float
+    tests_passed: int
+    tests_total: int
+    graded_at: str  # ISO 8601, local time
+
+
+def load_scores(root: Path) -> dict[str, StoredScore]:
+    data = _read_json(root / STATE_DIR / SCORES_FILE)
+    scores = {}
+    for week_id, entry in data.items():
+        try:
+            scores[week_id] = StoredScore(**entry)
+        except TypeError:
+            continue
+    return scores
+
+
+def save_score(root: Path, result: WeekResult, *, now: dt.datetime | None = None) -> None:
+    """Remember ``result`` as the week's last score (only a full-week grade of exercises/ is stored)."""
+    path = root / STATE_DIR / SCORES_FILE
+    data = _read_json(path)
+    data[result.week_id] = asdict(
+        StoredScore(
+            week_id=result.week_id,
+            points_earned=result.points_earned,
+            points_possible=result.points_possible,
+            tests_passed=result.tests_passed,
+            tests_total=result.tests_total,
+            graded_at=(now or dt.datetime.now()).isoformat(timespec="seconds"),
+        )
+    )
+    _write_json(path, data)
+
+
+def suite_fingerprint(tests_dir: Path) -> str:
+    """Changes whenever a file of the suites (or the grader's plugin) changes."""
+    digest = hashlib.sha256()
+    for path in sorted(tests_dir.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(tests_dir)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def load_suites(root: Path, fingerprint: str) -> dict[str, tuple[TestInfo, ...]] | None:
+    data = _read_json(root / STATE_DIR / SUITES_FILE)
+    if data.get("fingerprint") != fingerprint:
+        return None
+    try:
+        return {week: tuple(TestInfo.from_dict(t) for t in tests) for week, tests in data["weeks"].items()}
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_suites(root: Path, fingerprint: str, suites: dict[str, tuple[TestInfo, ...]]) -> None:
+    weeks = {week: [asdict(t) for t in tests] for week, tests in suites.items()}
+    _write_json(root / STATE_DIR / SUITES_FILE, {"fingerprint": fingerprint, "weeks": weeks})
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        _set_aside(path)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _set_aside(path: Path) -> None:
+    """Keep an unreadable state file as ``<name>.broken`` instead of overwriting it."""
+    try:
+        path.replace(path.with_name(path.name + ".broken"))
+    except OSError:
+        pass
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

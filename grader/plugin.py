@@ -1,0 +1,372 @@
+"""The pytest plugin: markers, the ``student`` and ``reference`` fixtures, per-test limits and
+the collection of one outcome per test.
+
+Loaded by the root ``conftest.py`` (plain ``pytest`` grades ``solutions/``) and by the grading
+child that ``runner.py`` starts with ``-p grader.plugin`` and the ``--grade-*`` options.  In
+the child, every step is streamed to the parent as one JSON line on ``--grade-events-fd``:
+``collected`` (what each test is worth), ``start`` (a test began: the parent starts its
+kill timer), ``importing``/``imported`` (a learner module is being imported), ``result``
+(how it ended) and ``done``.  The parent never needs to trust the child's exit: a test that
+has no ``result`` line did not pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from . import transport
+from .course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
+from .results import Status, TestInfo, info_to_dict
+from .sandbox import ExerciseProxy, InProcessBackend, StudentCodeError, Submission, TestTimeout
+
+MARKERS: Final = (
+    "points(n): the points a test is worth (required on every graded test; a positive number)",
+    "hint(text): one sentence shown to the learner when the test fails; teaches, never gives the answer",
+    "timeout(seconds): this test's time limit, overriding [grading] timeout of course.toml",
+    "exercise(module): the exercise module (file stem) that the student and reference fixtures stand for",
+    "public: the test may be shipped to learners in a student release",
+)
+GRADED_FIXTURES: Final = frozenset({"student", "reference"})
+STUDENT_PACKAGE: Final = "_grader_student"
+REFERENCE_PACKAGE: Final = "_grader_reference"
+COLLECTOR_NAME: Final = "grader-collector"
+
+
+@dataclass
+class Settings:
+    """The plugin's configuration for one pytest run, read once from the command line."""
+
+    student: Submission
+    reference: Submission
+    timeout_s: float
+    grade_mode: bool
+    skip: frozenset[str]
+    exercise: str | None
+    events: EventStream
+    backends: dict[str, InProcessBackend] = field(default_factory=dict)
+    loaded: set[tuple[str, str]] = field(default_factory=set)
+
+    def backend(self, role: str) -> InProcessBackend:
+        if role not in self.backends:
+            submission, package = (self.student, STUDENT_PACKAGE) if role == "student" else (self.reference, REFERENCE_PACKAGE)
+            self.backends[role] = InProcessBackend(submission, package)
+        return self.backends[role]
+
+
+class EventStream:
+    """JSON lines to the parent process; a no-op in a plain pytest run."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def emit(self, event: str, **data: Any) -> None:
+        if self.fd is None:
+            return
+        line = (json.dumps({"event": event, **data}) + "\n").encode("utf-8")
+        while line:
+            line = line[os.write(self.fd, line) :]
+
+
+_settings_key: Final = pytest.StashKey[Settings]()
+_info_key: Final = pytest.StashKey[TestInfo]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "grading with the course framework")
+    group.addoption("--submission", metavar="DIR", help="folder laid out like exercises/ to grade (default: solutions/)")
+    group.addoption("--submission-label", metavar="NAME", help="how the submission folder is named in messages")
+    group.addoption("--reference", metavar="DIR", help="the reference solutions folder (default: solutions/)")
+    group.addoption("--grade-mode", action="store_true", help="every collected test must carry points")
+    group.addoption("--grade-timeout", type=float, metavar="S", help="default per-test time limit in seconds")
+    group.addoption("--grade-events-fd", type=int, metavar="FD", help="stream JSON events to this file descriptor")
+    group.addoption("--grade-skip", metavar="FILE", help="JSON list of test ids already graded")
+    group.addoption("--grade-exercise", metavar="NAME", help="grade only this exercise")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    settings = _read_settings(config)
+    config.stash[_settings_key] = settings
+    config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
+    if collector is not None:
+        collector.settings.events.emit("done")
+        config.pluginmanager.unregister(collector)
+
+
+def _read_settings(config: pytest.Config) -> Settings:
+    solutions, timeout = _course_defaults(config.rootpath)
+    student = Path(config.getoption("submission") or solutions).resolve()
+    reference = Path(config.getoption("reference") or solutions).resolve()
+    skip_file = config.getoption("grade_skip")
+    skip = frozenset(json.loads(Path(skip_file).read_text())) if skip_file else frozenset()
+    return Settings(
+        student=Submission(student, config.getoption("submission_label") or student.name),
+        reference=Submission(reference, reference.name),
+        timeout_s=config.getoption("grade_timeout") or timeout,
+        grade_mode=config.getoption("grade_mode"),
+        skip=skip,
+        exercise=config.getoption("grade_exercise"),
+        events=EventStream(config.getoption("grade_events_fd")),
+    )
+
+
+def _course_defaults(rootpath: Path) -> tuple[Path, float]:
+    """solutions/ and the per-test timeout from the course.toml above rootpath, if there is one."""
+    try:
+        root = find_course_root(rootpath)
+    except CourseError:
+        return rootpath / "solutions", DEFAULT_TIMEOUT_S
+    try:
+        course = load_course(root)
+    except CourseError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return course.solutions_dir, course.grading.timeout_s
+
+
+# -- collection -------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    settings = config.stash[_settings_key]
+    keep, drop = [], []
+    for item in items:
+        if not (settings.grade_mode or _is_graded(item)):
+            keep.append(item)
+            continue
+        info = read_test_info(item, default_timeout=settings.timeout_s)
+        item.stash[_info_key] = info
+        skipped = info.id in settings.skip or (settings.exercise and info.exercise != settings.exercise)
+        (drop if skipped else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _is_graded(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & GRADED_FIXTURES) or any(item.iter_markers("points")) or any(item.iter_markers("exercise"))
+
+
+def read_test_info(item: pytest.Item, *, default_timeout: float) -> TestInfo:
+    """A graded test's markers, validated; a broken marker becomes ``problem``, never a crash."""
+    problems: list[str] = []
+    points = _marker_number(item, "points", problems, required=True)
+    timeout = _marker_number(item, "timeout", problems, required=False)
+    exercise = _marker_text(item, "exercise", problems, required=True)
+    hint = _marker_text(item, "hint", problems, required=False)
+    return TestInfo(
+        id=item.nodeid,
+        name=item.name,
+        exercise=exercise or "?",
+        points=points or 0.0,
+        hint=hint or "",
+        timeout_s=timeout or default_timeout,
+        public=item.get_closest_marker("public") is not None,
+        problem="; ".join(f"{item.nodeid}: {p}" for p in problems),
+    )
+
+
+def _marker_number(item: pytest.Item, name: str, problems: list[str], *, required: bool) -> float | None:
+    marker = item.get_closest_marker(name)
+    if marker is None:
+        if required:
+            problems.append(f"has no @pytest.mark.{name}(...); every graded test must say what it is worth")
+        return None
+    value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        problems.append(f"@pytest.mark.{name} takes one positive number, e.g. @pytest.mark.{name}(2); got {marker.args!r}")
+        return None
+    return float(value)
+
+
+def _marker_text(item: pytest.Item, name: str, problems: list[str], *, required: bool) -> str | None:
+    marker = item.get_closest_marker(name)
+    if marker is None:
+        if required:
+            problems.append(f'has no @pytest.mark.{name}("..."); add pytestmark = pytest.mark.{name}("module") to the file')
+        return None
+    value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f'@pytest.mark.{name} takes one non-empty string, e.g. @pytest.mark.{name}("..."); got {marker.args!r}')
+        return None
+    return value.strip()
+
+
+class Collector:
+    """Gathers phase reports into one outcome per test and streams events to the parent."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.phases: dict[str, list[pytest.TestReport]] = {}
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.settings.events.emit("collect_error", id=report.nodeid, message=str(report.longrepr)[-4000:])
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        infos = [item.stash[_info_key] for item in session.items if _info_key in item.stash]
+        self.settings.events.emit("collected", tests=[info_to_dict(i) for i in infos])
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.phases.setdefault(report.nodeid, []).append(report)
+        if report.when != "teardown":
+            return
+        reports = self.phases.pop(report.nodeid)
+        verdict = merge_phases(reports)
+        self.settings.events.emit(
+            "result",
+            id=report.nodeid,
+            status=verdict.status,
+            message=verdict.message,
+            detail=verdict.detail,
+            duration=sum(r.duration for r in reports),
+        )
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    info = item.stash.get(_info_key, None)
+    if info is None:
+        return (yield)
+    settings = item.config.stash[_settings_key]
+    settings.events.emit("start", id=info.id, timeout=info.timeout_s)
+    previous = _arm_timer(info.timeout_s)
+    try:
+        return (yield)
+    finally:
+        _disarm_timer(previous)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    info = item.stash.get(_info_key, None)
+    if info is not None and info.problem:
+        pytest.fail(f"broken test: {info.problem}", pytrace=False)
+
+
+def _arm_timer(seconds: float) -> Any:
+    """Raise TestTimeout in the main thread after ``seconds`` (the parent's kill is the backstop)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return None
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TestTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return previous
+
+
+def _disarm_timer(previous: Any) -> None:
+    if previous is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why one phase of a test failed, in the learner's terms."""
+
+    status: Status
+    message: str
+    detail: str = ""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if _info_key in item.stash and report.failed and call.excinfo is not None:
+        verdict = classify(call.excinfo.value)
+        report.grade_verdict = verdict  # type: ignore[attr-defined]
+        if isinstance(call.excinfo.value, (StudentCodeError, TestTimeout)):
+            detail = f"\n{verdict.detail}" if verdict.detail else ""
+            report.longrepr = f"{verdict.status}: {verdict.message}{detail}"
+    return report
+
+
+def classify(exc: BaseException) -> Verdict:
+    """Turn what a test raised into a status and one line for the learner."""
+    if isinstance(exc, StudentCodeError):
+        return Verdict(exc.status, exc.message, exc.traceback_text)  # type: ignore[arg-type]
+    if isinstance(exc, TestTimeout):
+        return Verdict("timeout", f"timed out after {exc.seconds:g} s")
+    if isinstance(exc, pytest.fail.Exception):
+        return Verdict("failed", _first_line(exc.msg))
+    if isinstance(exc, AssertionError):
+        return Verdict("failed", _first_line(str(exc)) or "an assertion of the test failed")
+    if isinstance(exc, transport.MalformedMessage):
+        return Verdict("error", f"your code sent back a value that could not be read ({exc})")
+    if isinstance(exc, pytest.skip.Exception):
+        return Verdict("skipped", _first_line(exc.msg))
+    return Verdict("error", f"the test could not check your result: {type(exc).__name__}: {_first_line(str(exc))}")
+
+
+def merge_phases(reports: list[pytest.TestReport]) -> Verdict:
+    """One verdict from setup, call and teardown: passed only if all three passed."""
+    for report in reports:
+        if report.failed:
+            verdict = getattr(report, "grade_verdict", None) or Verdict("error", _first_line(str(report.longrepr)))
+            if report.when != "call" and verdict.status in ("failed", "error"):
+                verdict = Verdict("error", f"during {report.when}: {verdict.message}", verdict.detail)
+            return verdict
+    for report in reports:
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            return Verdict("skipped", _first_line(str(reason)) or "skipped")
+    if not any(r.when == "call" and r.passed for r in reports):
+        return Verdict("error", "the test did not run")
+    return Verdict("passed", "")
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def student(request: pytest.FixtureRequest) -> ExerciseProxy:
+    """The learner's module for this test file's exercise; calls cross through the transport."""
+    return _proxy(request, "student")
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest) -> ExerciseProxy:
+    """The reference solution's module for this test file's exercise; same interface as student."""
+    return _proxy(request, "reference")
+
+
+def _proxy(request: pytest.FixtureRequest, role: str) -> ExerciseProxy:
+    settings = request.config.stash[_settings_key]
+    info = request.node.stash.get(_info_key, None)
+    if info is None or info.exercise == "?":
+        raise pytest.UsageError(f"{request.node.nodeid}: uses {role} but has no @pytest.mark.exercise(\"module\")")
+    week = Path(str(request.node.path)).parent.name
+    backend = settings.backend(role)
+    if role == "student" and (week, info.exercise) not in settings.loaded:
+        settings.loaded.add((week, info.exercise))
+        settings.events.emit("importing", exercise=info.exercise)
+        backend.execute(transport.encode({"op": "load", "week": week, "exercise": info.exercise}))
+        settings.events.emit("imported", exercise=info.exercise)
+    label = "student" if role == "student" else "reference"
+    return ExerciseProxy(backend, week=week, exercise=info.exercise, label=label)

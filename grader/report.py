@@ -1,0 +1,199 @@
+"""Rendering results: rich tables and lines for a person, JSON for a program, a live progress bar.
+
+Every function takes the ``Console`` to draw on, so tests render into a fixed-width StringIO
+console and compare text.  Anything the learner's code produced (messages, tracebacks) goes
+through ``Text`` and is never read as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .course import Course
+from .history import StoredScore
+from .results import ExerciseResult, TestInfo, TestOutcome, WeekResult
+
+JSON_SCHEMA_VERSION: Final = 1
+_MARKS: Final = {
+    "passed": ("✓", "green"),
+    "not_implemented": ("·", "yellow"),
+    "timeout": ("⏱", "red"),
+    "crashed": ("✗", "red"),
+}
+
+
+def points(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_week(console: Console, result: WeekResult, *, verbose: bool = False) -> None:
+    """The table of exercises, then each failing test with why and a hint, then the total."""
+    console.print()
+    console.print(Text.assemble((f"{result.week_id}: {result.week_title}", "bold"), (f"   {result.submission}/{result.week_folder}", "dim")))
+    console.print(_exercise_table(result))
+    for exercise in result.exercises:
+        _render_failures(console, exercise, verbose=verbose)
+    for note in result.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    console.print(_total_line(result))
+
+
+def _exercise_table(result: WeekResult) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
+    table.add_column("exercise", footer="total")
+    table.add_column("tests", justify="right", footer=f"{result.tests_passed}/{result.tests_total}")
+    table.add_column("points", justify="right", footer=f"{points(result.points_earned)}/{points(result.points_possible)}")
+    for exercise in result.exercises:
+        style = "green" if exercise.tests_passed == exercise.tests_total else ""
+        table.add_row(
+            Text(exercise.file, style=style),
+            f"{exercise.tests_passed}/{exercise.tests_total}",
+            f"{points(exercise.points_earned)}/{points(exercise.points_possible)}",
+        )
+    return table
+
+
+def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: bool) -> None:
+    failures = [o for o in exercise.outcomes if not o.passed]
+    if not failures:
+        return
+    console.print(Text(exercise.file, style="bold"))
+    for outcome in failures:
+        mark, style = _MARKS.get(outcome.status, ("✗", "red"))
+        line = Text("  ")
+        line.append(f"{mark} ", style=style)
+        line.append(outcome.info.name)
+        line.append(f" ({points(outcome.info.points)} pt)", style="dim")
+        line.append(": ")
+        line.append(outcome.message or outcome.status)
+        console.print(line)
+        if outcome.info.hint:
+            console.print(Text.assemble("      hint: ", (outcome.info.hint, "italic")), style="cyan")
+        if verbose and outcome.detail:
+            for detail_line in outcome.detail.rstrip().splitlines():
+                console.print(Text(f"      {detail_line}", style="dim"))
+
+
+def _total_line(result: WeekResult) -> Text:
+    share = result.points_earned / result.points_possible if result.points_possible else 0.0
+    style = "bold green" if result.all_passed else "bold"
+    text = Text(f"{points(result.points_earned)}/{points(result.points_possible)} points", style=style)
+    text.append(f"  ({share:.0%}, {result.tests_passed} of {result.tests_total} tests passed, {result.duration_s:.1f} s)", style="dim")
+    return text
+
+
+def render_course(
+    console: Console,
+    course: Course,
+    suites: dict[str, tuple[TestInfo, ...]],
+    scores: dict[str, StoredScore],
+) -> None:
+    """Every week with its title, exercises, points possible and the learner's last score."""
+    table = Table(title=course.title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for name, justify in (("week", "left"), ("title", "left"), ("exercises", "right"), ("points", "right"), ("your last score", "right"), ("due", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for week in course.weeks:
+        tests = suites.get(week.id, ())
+        score = scores.get(week.id)
+        last = "—" if score is None else f"{points(score.points_earned)}/{points(score.points_possible)}  ({score.graded_at[:10]})"
+        table.add_row(
+            week.id,
+            week.title,
+            str(len({t.exercise for t in tests})),
+            points(sum(t.points for t in tests)),
+            Text(last, style="green" if score and score.points_earned == score.points_possible else ""),
+            week.due.strftime("%Y-%m-%d %H:%M") if week.due else "",
+        )
+    console.print(table)
+    console.print(Text("grade WEEK grades your exercises/ folder for that week, e.g. grade week5", style="dim"))
+
+
+def week_to_json(result: WeekResult) -> dict[str, Any]:
+    """The result as plain JSON (schema in README.md, 'grade --json')."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "course": result.course,
+        "week": {"id": result.week_id, "title": result.week_title, "folder": result.week_folder},
+        "submission": result.submission,
+        "points_earned": result.points_earned,
+        "points_possible": result.points_possible,
+        "tests_passed": result.tests_passed,
+        "tests_total": result.tests_total,
+        "duration_s": round(result.duration_s, 3),
+        "notes": list(result.notes),
+        "exercises": [
+            {
+                "name": e.name,
+                "file": e.file,
+                "points_earned": e.points_earned,
+                "points_possible": e.points_possible,
+                "tests_passed": e.tests_passed,
+                "tests_total": e.tests_total,
+                "tests": [_outcome_to_json(o) for o in e.outcomes],
+            }
+            for e in result.exercises
+        ],
+    }
+
+
+def _outcome_to_json(outcome: TestOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.info.id,
+        "name": outcome.info.name,
+        "status": outcome.status,
+        "points_earned": outcome.points_earned,
+        "points_possible": outcome.info.points,
+        "message": outcome.message,
+        "hint": outcome.info.hint,
+        "detail": outcome.detail,
+        "duration_s": round(outcome.duration_s, 3),
+        "public": outcome.info.public,
+    }
+
+
+class LiveProgress:
+    """A progress bar while tests run: a ``runner.Listener`` that draws on a console."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[points]}"),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[current]}"),
+            console=console,
+            transient=True,
+        )
+        self.title = title
+        self.task: TaskID | None = None
+        self.earned = 0.0
+        self.possible = 0.0
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        self.task = self.progress.add_task(self.title, total=None, points="", current="starting…")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def collected(self, tests: tuple[TestInfo, ...]) -> None:
+        assert self.task is not None
+        self.possible = sum(t.points for t in tests)
+        self.progress.update(self.task, total=len(tests), points=f"0/{points(self.possible)} pts")
+
+    def started(self, test: TestInfo) -> None:
+        assert self.task is not None
+        self.progress.update(self.task, current=test.name)
+
+    def finished(self, outcome: TestOutcome) -> None:
+        assert self.task is not None
+        self.earned += outcome.points_earned
+        self.progress.update(self.task, advance=1, points=f"{points(self.earned)}/{points(self.possible)} pts")

@@ -1,0 +1,129 @@
+"""Results as frozen values: what a test is worth, how it ended, and the sum for a week.
+
+Rendering (``report.py``) and storage take these values; nothing here prints or writes.
+A crash, a hang or an unreadable result is a ``TestOutcome`` like any other: zero points and a
+one-line message, so every way grading can go wrong is a value the report can show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+Status = Literal[
+    "passed",  # every phase passed: the test's points are earned
+    "failed",  # a wrong answer (an assertion of the test failed)
+    "not_implemented",  # the stub's NotImplementedError is still there
+    "missing",  # the function the test calls is not defined in the learner's file
+    "import_error",  # the learner's file does not import (syntax error, exception at import)
+    "bad_return",  # the learner's code returned something that is not plain data
+    "error",  # the learner's code (or the test) raised an exception
+    "timeout",  # the test ran past its time limit
+    "crashed",  # the grading process died during the test (segfault, os._exit, killed)
+    "skipped",  # the test skipped itself; no points
+]
+STATUSES: Final = frozenset(Status.__args__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """What collection says of one hidden test: where it is, what it is worth, how to help."""
+
+    __test__ = False  # a dataclass, not a pytest test class
+
+    id: str
+    name: str
+    exercise: str
+    points: float
+    hint: str = ""
+    timeout_s: float = 10.0
+    public: bool = False
+    problem: str = ""  # a broken marker or missing points: the suite's fault, not the learner's
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestInfo:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """How one test ended for one submission."""
+
+    __test__ = False
+
+    info: TestInfo
+    status: Status
+    message: str = ""  # one line, in the learner's terms
+    detail: str = ""  # the learner's frames of a traceback, for grade -v
+    duration_s: float = 0.0
+
+    @property
+    def points_earned(self) -> float:
+        return self.info.points if self.status == "passed" else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    """The outcomes of one exercise module's tests."""
+
+    name: str
+    file: str  # as shown to the learner: exercises/week05_probability/information.py
+    outcomes: tuple[TestOutcome, ...]
+
+    @property
+    def points_earned(self) -> float:
+        return sum(o.points_earned for o in self.outcomes)
+
+    @property
+    def points_possible(self) -> float:
+        return sum(o.info.points for o in self.outcomes)
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(o.passed for o in self.outcomes)
+
+    @property
+    def tests_total(self) -> int:
+        return len(self.outcomes)
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    """One submission graded against one week's suite."""
+
+    course: str
+    week_id: str
+    week_title: str
+    week_folder: str
+    submission: str
+    exercises: tuple[ExerciseResult, ...]
+    duration_s: float = 0.0
+    notes: tuple[str, ...] = field(default=())  # e.g. "the grading process was restarted 2 times"
+
+    @property
+    def points_earned(self) -> float:
+        return sum(e.points_earned for e in self.exercises)
+
+    @property
+    def points_possible(self) -> float:
+        return sum(e.points_possible for e in self.exercises)
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(e.tests_passed for e in self.exercises)
+
+    @property
+    def tests_total(self) -> int:
+        return sum(e.tests_total for e in self.exercises)
+
+    @property
+    def all_passed(self) -> bool:
+        return self.tests_total > 0 and self.tests_passed == self.tests_total
+
+
+def info_to_dict(info: TestInfo) -> dict[str, Any]:
+    return asdict(info)

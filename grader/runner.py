@@ -1,0 +1,391 @@
+"""Running one week's suite for one submission in a child process, with time and memory limits.
+
+The ``grade`` process never imports torch or student code.  It starts a child (``python -m
+grader._child``, which is pytest with the plugin) and follows its JSON event stream.  The
+parent alone decides how each test ended:
+
+* a ``result`` event is the only way a test passes;
+* a test that runs past its limit (+ grace) gets the child killed: ``timeout``;
+* a child that dies during a test (segfault, ``os._exit``, killed for memory): ``crashed``;
+* either way the child is restarted with the finished tests skipped, so the rest of the week
+  is still graded.  A crash while importing a learner file fails that exercise's remaining
+  tests at once instead of crashing once per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final, Protocol
+
+from .course import Course, Week
+from .errors import GradingError, SuiteError
+from .results import STATUSES, ExerciseResult, TestInfo, TestOutcome, WeekResult
+
+GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
+IDLE_LIMIT_S: Final = 300.0  # no event for this long outside a test (collection, start-up): give up
+OUTPUT_TAIL: Final = 4000
+_FRAME_LINE: Final = re.compile(r'File "([^"]+)", line (\d+)')
+_SIGNALS: Final = {
+    signal.SIGSEGV: "crashed the process (segmentation fault)",
+    signal.SIGBUS: "crashed the process (bus error)",
+    signal.SIGFPE: "crashed the process (floating-point exception)",
+    signal.SIGILL: "crashed the process (illegal instruction)",
+    signal.SIGABRT: "aborted the process (SIGABRT)",
+    signal.SIGKILL: "the process was killed (SIGKILL), for example for using too much memory",
+}
+
+
+class Listener(Protocol):
+    """Hears about progress, e.g. to draw a live progress bar."""
+
+    def collected(self, tests: tuple[TestInfo, ...]) -> None: ...
+
+    def started(self, test: TestInfo) -> None: ...
+
+    def finished(self, outcome: TestOutcome) -> None: ...
+
+
+class SilentListener:
+    def collected(self, tests: tuple[TestInfo, ...]) -> None:
+        pass
+
+    def started(self, test: TestInfo) -> None:
+        pass
+
+    def finished(self, outcome: TestOutcome) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GradeRequest:
+    """Everything one grading run needs; built by the CLI, consumed by ``grade_week``."""
+
+    course: Course
+    week: Week
+    submission: Path
+    label: str  # how the submission folder is shown: "exercises", "solutions", a path
+    exercise: str | None = None
+
+
+def grade_week(request: GradeRequest, *, listener: Listener | None = None) -> WeekResult:
+    """Grade one submission against one week's hidden suite."""
+    run = _Run(request, listener or SilentListener())
+    started = time.perf_counter()
+    run.execute()
+    return run.result(time.perf_counter() - started)
+
+
+def collect_tests(course: Course, weeks: tuple[Week, ...]) -> dict[str, tuple[TestInfo, ...]]:
+    """The tests of several weeks' suites (collected, not run), by week id, in one child."""
+    paths = [course.tests_dir / w.folder for w in weeks]
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        child = _Child.start(course, paths, ["--collect-only"], Path(scratch))
+        give_up = time.monotonic() + IDLE_LIMIT_S
+        infos: list[TestInfo] = []
+        errors: list[str] = []
+        try:
+            for event in child.events(deadline=lambda: give_up):
+                if event is None or event.get("event") == "done":
+                    break
+                if event.get("event") == "collected":
+                    infos = [TestInfo.from_dict(t) for t in event["tests"]]
+                elif event.get("event") == "collect_error":
+                    errors.append(f"{event['id']}: {event['message']}")
+        finally:
+            child.stop()
+    if errors:
+        raise SuiteError("some hidden suites cannot be collected:\n" + "\n".join(errors))
+    by_folder: dict[str, list[TestInfo]] = {w.folder: [] for w in weeks}
+    for info in infos:
+        folder = Path(info.id.split("::")[0]).parent.name
+        by_folder.setdefault(folder, []).append(info)
+    return {w.id: tuple(by_folder[w.folder]) for w in weeks}
+
+
+@dataclass
+class _Run:
+    request: GradeRequest
+    listener: Listener
+    tests: dict[str, TestInfo] = field(default_factory=dict)
+    outcomes: dict[str, TestOutcome] = field(default_factory=dict)
+    collect_errors: list[str] = field(default_factory=list)
+    restarts: int = 0
+
+    def execute(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+            while True:
+                child = self._start_child(Path(scratch))
+                try:
+                    finished = self._follow(child)
+                finally:
+                    child.stop()
+                if self.collect_errors:
+                    raise SuiteError(self._collect_error_message())
+                if finished or not self._remaining():
+                    return
+                if not self.tests:
+                    raise GradingError(f"the grading process ended before collecting any test:\n{child.output_tail()}")
+                self.restarts += 1
+                if self.restarts > len(self.tests) + 2:
+                    raise GradingError(f"the grading process keeps failing outside any test:\n{child.output_tail()}")
+
+    def _start_child(self, scratch: Path) -> _Child:
+        skip_file = scratch / "skip.json"
+        skip_file.write_text(json.dumps(sorted(self.outcomes)))
+        request = self.request
+        options = [
+            f"--grade-skip={skip_file}",
+            f"--submission={request.submission}",
+            f"--submission-label={request.label}",
+        ]
+        if request.exercise:
+            options.append(f"--grade-exercise={request.exercise}")
+        return _Child.start(request.course, [request.course.tests_dir / request.week.folder], options, scratch)
+
+    def _remaining(self) -> list[str]:
+        return [t for t in self.tests if t not in self.outcomes]
+
+    def _follow(self, child: _Child) -> bool:
+        """Read events until the child finishes (True) or dies or is killed (False)."""
+        state = _FollowState()
+        for event in child.events(deadline=state.deadline):
+            if event is None:  # the deadline passed
+                self._timed_out(child, state)
+                return False
+            if not self._handle(event, state):
+                return True
+        self._died(child, state)
+        return False
+
+    def _handle(self, event: dict[str, Any], state: _FollowState) -> bool:
+        """Apply one event; False once the child says it is done."""
+        kind = event.get("event")
+        state.last_event = time.monotonic()
+        if kind == "collected":
+            self._collected([TestInfo.from_dict(t) for t in event["tests"]])
+        elif kind == "collect_error":
+            self.collect_errors.append(f"{event['id']}: {event['message']}")
+        elif kind == "start" and event["id"] in self.tests:
+            state.current = self.tests[event["id"]]
+            state.started = time.monotonic()
+            self.listener.started(state.current)
+        elif kind == "importing":
+            state.importing = event["exercise"]
+        elif kind == "imported":
+            state.importing = None
+        elif kind == "result" and event["id"] in self.tests:
+            status = event["status"] if event["status"] in STATUSES else "error"
+            self._record(
+                TestOutcome(self.tests[event["id"]], status, event["message"], event["detail"], event["duration"])
+            )
+            state.current = None
+        elif kind == "done":
+            return False
+        return True
+
+    def _collected(self, infos: list[TestInfo]) -> None:
+        if self.tests:  # a restart collects again; the first collection is the one that counts
+            return
+        problems = [i.problem for i in infos if i.problem]
+        if problems:
+            raise SuiteError(
+                f"the hidden suite of {self.request.week.id} breaks the test contract:\n  " + "\n  ".join(problems)
+            )
+        self.tests = {i.id: i for i in infos}
+        self.listener.collected(tuple(infos))
+
+    def _timed_out(self, child: _Child, state: _FollowState) -> None:
+        child.kill()
+        if state.current is None:
+            raise GradingError(
+                f"the grading process stopped responding for {IDLE_LIMIT_S:g} s outside any test:\n{child.output_tail()}"
+            )
+        message = f"timed out after {state.current.timeout_s:g} s"
+        self._record(TestOutcome(state.current, "timeout", message, duration_s=time.monotonic() - state.started))
+        self._fail_import(state, f"importing it {message}; does the file run code at import time?")
+
+    def _died(self, child: _Child, state: _FollowState) -> None:
+        code = child.wait()
+        if state.current is None:
+            return
+        tail = child.output_tail()
+        message = _death_message(code) + self._crash_location(tail)
+        self._record(TestOutcome(state.current, "crashed", message, _fatal_error_part(tail), time.monotonic() - state.started))
+        self._fail_import(state, f"{message} while importing it")
+
+    def _crash_location(self, output: str) -> str:
+        """`` at exercises/week5/x.py:8``: the learner's innermost frame in the fault handler's dump."""
+        root = str(self.request.submission.resolve())
+        for match in _FRAME_LINE.finditer(output):  # innermost frame comes first in faulthandler dumps
+            path, line = match.group(1), match.group(2)
+            if path.startswith(root):
+                return f" at {self.request.label}{path[len(root):]}:{line}"
+        return ""
+
+    def _fail_import(self, state: _FollowState, reason: str) -> None:
+        """A learner file that hangs or crashes on import fails all its remaining tests at once."""
+        if state.importing is None:
+            return
+        shown = f"{self.request.label}/{self.request.week.folder}/{state.importing}.py"
+        for test in self._remaining():
+            info = self.tests[test]
+            if info.exercise == state.importing:
+                self._record(TestOutcome(info, "import_error", f"{shown}: {reason}"))
+
+    def _record(self, outcome: TestOutcome) -> None:
+        self.outcomes[outcome.info.id] = outcome
+        self.listener.finished(outcome)
+
+    def _collect_error_message(self) -> str:
+        return f"the hidden suite of {self.request.week.id} cannot be collected:\n" + "\n".join(self.collect_errors)
+
+    def result(self, duration: float) -> WeekResult:
+        by_exercise: dict[str, list[TestOutcome]] = {}
+        for test, info in self.tests.items():
+            outcome = self.outcomes.get(test) or TestOutcome(info, "error", "the test did not run")
+            by_exercise.setdefault(info.exercise, []).append(outcome)
+        folder = f"{self.request.label}/{self.request.week.folder}"
+        notes = (f"the grading process was restarted {self.restarts} time(s) after a crash or time-out",) if self.restarts else ()
+        return WeekResult(
+            course=self.request.course.title,
+            week_id=self.request.week.id,
+            week_title=self.request.week.title,
+            week_folder=self.request.week.folder,
+            submission=self.request.label,
+            exercises=tuple(
+                ExerciseResult(name, f"{folder}/{name}.py", tuple(outcomes)) for name, outcomes in by_exercise.items()
+            ),
+            duration_s=duration,
+            notes=notes,
+        )
+
+
+@dataclass
+class _FollowState:
+    current: TestInfo | None = None
+    started: float = 0.0
+    importing: str | None = None
+    last_event: float = field(default_factory=time.monotonic)
+
+    def deadline(self) -> float:
+        if self.current is not None:
+            return self.started + self.current.timeout_s + GRACE_S
+        return self.last_event + IDLE_LIMIT_S
+
+
+class _Child:
+    """One grading child process and its event pipe."""
+
+    def __init__(self, process: subprocess.Popen[bytes], events_fd: int, output: IO[bytes]) -> None:
+        self.process = process
+        self.events_fd = events_fd
+        self.output = output
+
+    @classmethod
+    def start(cls, course: Course, paths: list[Path], options: list[str], scratch: Path) -> _Child:
+        """Start ``pytest PATHS OPTIONS`` with the plugin in grade mode, under the course's limits."""
+        read_fd, write_fd = os.pipe()
+        output = tempfile.TemporaryFile(dir=scratch)
+        command = [
+            sys.executable, "-m", "grader._child", f"--memory-mb={course.grading.memory_mb}", "--",
+            *map(str, paths), f"--rootdir={course.root}", "-p", "grader.plugin", "-p", "no:cacheprovider",
+            "--import-mode=importlib", "--strict-markers", "-q", "-s", "--grade-mode",
+            f"--grade-events-fd={write_fd}", f"--reference={course.solutions_dir}",
+            f"--grade-timeout={course.grading.timeout_s}", *options,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONFAULTHANDLER": "1"}
+        try:
+            process = subprocess.Popen(
+                command, cwd=course.root, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,), env=env, start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            os.close(read_fd)
+            raise GradingError(f"cannot start the grading process ({exc}); is Python installed correctly?") from None
+        finally:
+            os.close(write_fd)
+        return cls(process, read_fd, output)
+
+    def events(self, *, deadline: Any) -> Iterable[dict[str, Any] | None]:
+        """Events as they arrive; None when ``deadline()`` passes first; ends at end of stream."""
+        selector = selectors.DefaultSelector()
+        selector.register(self.events_fd, selectors.EVENT_READ)
+        pending = b""
+        try:
+            while True:
+                wait = deadline() - time.monotonic()
+                if wait <= 0 or not selector.select(timeout=wait):
+                    if deadline() - time.monotonic() <= 0:
+                        yield None
+                        return
+                    continue
+                chunk = os.read(self.events_fd, 1 << 16)
+                if not chunk:
+                    return
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield json.loads(line)
+        finally:
+            selector.close()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+    def wait(self) -> int:
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.process.returncode
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        else:  # the child is gone; anything it started in its session goes too
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        os.close(self.events_fd)
+
+    def output_tail(self) -> str:
+        self.output.seek(0, os.SEEK_END)
+        size = self.output.tell()
+        self.output.seek(max(0, size - OUTPUT_TAIL))
+        return self.output.read().decode("utf-8", "replace")
+
+
+def _death_message(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return _SIGNALS.get(-code, f"the process was killed by signal {name}")  # type: ignore[call-overload]
+    return f"the process exited with code {code} during this test (os._exit?); a function must return its result, not exit"
+
+
+def _fatal_error_part(output: str) -> str:
+    """The fault handler's report without the list of extension modules that follows it."""
+    start = output.rfind("Fatal Python error")
+    part = output[start:] if start >= 0 else output
+    return part.split("\nExtension modules:")[0].strip()

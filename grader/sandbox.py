@@ -1,0 +1,335 @@
+"""Where student code runs, and the proxy tests use to reach it.
+
+Two halves, joined only by transport messages (bytes):
+
+* ``StudentSide`` imports the learner's modules and executes requests: call ``entropy`` with
+  these arguments, or run this probe (given as source text) on the module.  It turns every
+  failure of student code into a plain-data error record: not implemented, an exception with
+  the learner's own frame, a missing function, a file that does not import, a value that is
+  not plain data.
+* ``ExerciseProxy`` is what the ``student`` and ``reference`` fixtures give a test.  It encodes
+  a request, hands it to a backend, decodes the reply, and raises ``StudentCodeError`` for an
+  error record.
+
+The backend here is in-process (``InProcessBackend``).  Because tests only ever see the
+proxy and only plain data crosses, a backend that runs ``StudentSide`` in another, confined
+process replaces it without any test changing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+import textwrap
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Final, Literal, Protocol
+
+from . import transport
+
+ErrorStatus = Literal["not_implemented", "error", "missing", "import_error", "bad_return"]
+MESSAGE_LIMIT: Final = 300
+_PROBE_GLOBALS: Final = ("torch", "nn", "F", "np", "math")
+
+
+class TestTimeout(BaseException):
+    """Raised into running code when a test's time is up.
+
+    A BaseException, so that a learner's ``except Exception`` cannot swallow it; the
+    executor re-raises it untouched.  (The parent process kills the grading child if even this
+    is swallowed.)
+    """
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"timed out after {seconds:g} s")
+        self.seconds = seconds
+
+
+class StudentCodeError(Exception):
+    """Student code failed; ``message`` is the one line the learner reads, ``status`` its kind."""
+
+    def __init__(self, status: ErrorStatus, message: str, *, traceback_text: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.traceback_text = traceback_text
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A folder laid out like exercises/: ``root/<week folder>/<exercise>.py``.
+
+    ``label`` is how paths are shown to the learner (``exercises``), so messages read
+    ``exercises/week05_probability/information.py:14`` whatever the absolute path is.
+    """
+
+    root: Path
+    label: str
+
+    def display(self, path: str | Path) -> str:
+        try:
+            relative = Path(path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return str(path)
+        return f"{self.label}/{relative.as_posix()}"
+
+
+class Backend(Protocol):
+    """Executes one encoded request against student code and returns the encoded reply."""
+
+    def execute(self, request: bytes) -> bytes: ...
+
+
+class StudentSide:
+    """Imports a submission's modules and executes requests on them (the untrusted side)."""
+
+    def __init__(self, submission: Submission, package: str) -> None:
+        self.submission = submission
+        self.package = package
+        self._modules: dict[tuple[str, str], types.ModuleType | StudentCodeError] = {}
+        self._probes: dict[str, Callable[..., Any]] = {}
+
+    def execute(self, request: bytes) -> bytes:
+        """Run one request; the reply is ``b"K"`` + the encoded value, or ``b"E"`` + an error record."""
+        try:
+            result, name = self._dispatch(transport.decode(request))
+            try:
+                return b"K" + transport.encode(result)
+            except transport.UnsupportedValue as exc:
+                where = "" if exc.path == "result" else f" (at {exc.path})"
+                raise StudentCodeError(
+                    "bad_return",
+                    f"{name} returned {exc.found}{where}, which cannot be graded; "
+                    "return tensors, arrays, numbers or lists/tuples/dicts of them",
+                ) from None
+        except StudentCodeError as exc:
+            record = {"status": exc.status, "message": exc.message, "traceback": exc.traceback_text}
+            return b"E" + transport.encode(record)
+
+    def _dispatch(self, request: dict[str, Any]) -> tuple[Any, str]:
+        if request["op"] == "load":  # import now; an import error is reported by the first call
+            try:
+                self.module(request["week"], request["exercise"])
+            except StudentCodeError:
+                pass
+            return None, "import"
+        module = self.module(request["week"], request["exercise"])
+        if request["op"] == "call":
+            function = self._function(module, request["function"])
+            result = self._guarded(lambda: function(*request["args"], **request["kwargs"]), module)
+            return result, f"{request['function']}()"
+        probe = self._probe(request["source"], request["name"])
+        result = self._guarded(lambda: probe(module, *request["args"], **request["kwargs"]), module)
+        return result, f"the test's probe {request['name']}() on your module"
+
+    def module(self, week: str, exercise: str) -> types.ModuleType:
+        """The learner's module ``<root>/<week>/<exercise>.py``, imported once (or its import error)."""
+        key = (week, exercise)
+        if key not in self._modules:
+            self._modules[key] = self._import(week, exercise)
+        found = self._modules[key]
+        if isinstance(found, StudentCodeError):
+            raise found
+        return found
+
+    def _import(self, week: str, exercise: str) -> types.ModuleType | StudentCodeError:
+        path = self.submission.root / week / f"{exercise}.py"
+        shown = self.submission.display(path)
+        if not path.is_file():
+            return StudentCodeError("import_error", f"{shown} does not exist; the exercise file is missing")
+        self._ensure_packages(week)
+        name = f"{self.package}.{week}.{exercise}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except TestTimeout as exc:
+            del sys.modules[name]
+            self._modules[(week, exercise)] = StudentCodeError(
+                "import_error", f"importing {shown} took longer than {exc.seconds:g} s; does it run code at import time?"
+            )
+            raise
+        except SyntaxError as exc:
+            del sys.modules[name]
+            where = f"{self.submission.display(exc.filename or path)}:{exc.lineno}"
+            message = f"{where}: SyntaxError: {exc.msg}; the file cannot be imported, so none of its functions can be graded"
+            return StudentCodeError("import_error", message)
+        except BaseException as exc:  # noqa: BLE001 - anything at import time is the learner's
+            del sys.modules[name]
+            where = self._where(exc) or shown
+            message = f"{where}: {_exception_line(exc)} while importing {shown}; none of its functions can be graded"
+            return StudentCodeError("import_error", _one_line(message), traceback_text=self._learner_traceback(exc))
+        return module
+
+    def _ensure_packages(self, week: str) -> None:
+        """Make ``<package>.<week>`` a package over the submission, so relative imports work."""
+        for name, path in ((self.package, self.submission.root), (f"{self.package}.{week}", self.submission.root / week)):
+            if name not in sys.modules:
+                package = types.ModuleType(name)
+                package.__path__ = [str(path)]
+                sys.modules[name] = package
+
+    def _function(self, module: types.ModuleType, name: str) -> Callable[..., Any]:
+        shown = self.submission.display(module.__file__ or "")
+        found = getattr(module, name, None)
+        if found is None:
+            raise StudentCodeError("missing", self._missing(module, name))
+        if not callable(found):
+            raise StudentCodeError("missing", f"`{name}` in {shown} is a {type(found).__name__}, not a function")
+        return found  # type: ignore[no-any-return]
+
+    def _missing(self, module: types.ModuleType, name: str) -> str:
+        shown = self.submission.display(module.__file__ or "")
+        return f"`{name}` is not defined in {shown}; check its spelling and that it was not deleted"
+
+    def _probe(self, source: str, name: str) -> Callable[..., Any]:
+        """Re-create a probe from its source alone, in a namespace of torch, numpy and math."""
+        key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        if key not in self._probes:
+            import math
+
+            import numpy as np
+            import torch
+
+            namespace: dict[str, Any] = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": np, "math": math}
+            exec(compile(source, f"<probe {name}>", "exec"), namespace)  # noqa: S102 - trusted test source
+            self._probes[key] = namespace[name]
+        return self._probes[key]
+
+    def _guarded(self, thunk: Callable[[], Any], module: types.ModuleType) -> Any:
+        """Run student code; every way it can fail becomes a StudentCodeError (a timeout passes through)."""
+        try:
+            return thunk()
+        except TestTimeout:
+            raise
+        except AttributeError as exc:
+            if exc.obj is module and exc.name:  # a probe used a name the learner's file lacks
+                raise StudentCodeError("missing", self._missing(module, exc.name)) from None
+            raise StudentCodeError("error", _one_line(f"{_exception_line(exc)}{self._at(exc)}"), traceback_text=self._learner_traceback(exc)) from None
+        except NotImplementedError as exc:
+            where = self._where(exc)
+            if where is None:
+                raise StudentCodeError("error", _one_line(_exception_line(exc))) from None
+            raise StudentCodeError("not_implemented", f"not implemented yet ({where})") from None
+        except SystemExit as exc:
+            raise StudentCodeError(
+                "error",
+                f"called sys.exit({exc.code!r}){self._at(exc)}; a function must return its result, not exit",
+            ) from None
+        except RecursionError as exc:
+            raise StudentCodeError(
+                "error", f"RecursionError: maximum recursion depth exceeded{self._at(exc)}", traceback_text=self._learner_traceback(exc)
+            ) from None
+        except BaseException as exc:  # noqa: BLE001 - anything student code raises is a value
+            message = f"{_exception_line(exc)}{self._at(exc)}"
+            raise StudentCodeError("error", _one_line(message), traceback_text=self._learner_traceback(exc)) from None
+
+    def _at(self, exc: BaseException) -> str:
+        where = self._where(exc)
+        return f" ({where})" if where else ""
+
+    def _where(self, exc: BaseException) -> str | None:
+        """file:line of the innermost frame of the traceback that is in the learner's files."""
+        found = None
+        for frame, line in traceback.walk_tb(exc.__traceback__):
+            if self._is_learner_file(frame.f_code.co_filename):
+                found = f"{self.submission.display(frame.f_code.co_filename)}:{line}"
+        if found is None and isinstance(exc, SyntaxError) and exc.filename and self._is_learner_file(exc.filename):
+            found = f"{self.submission.display(exc.filename)}:{exc.lineno}"
+        return found
+
+    def _learner_traceback(self, exc: BaseException) -> str:
+        """The traceback restricted to the learner's frames, for ``grade -v``."""
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if self._is_learner_file(f.filename)]
+        for frame in frames:
+            frame.filename = self.submission.display(frame.filename)
+        lines = traceback.format_list(frames)
+        return "".join(lines) + _exception_line(exc)
+
+    def _is_learner_file(self, filename: str) -> bool:
+        try:
+            Path(filename).resolve().relative_to(self.submission.root.resolve())
+        except (ValueError, OSError):
+            return False
+        return True
+
+
+class InProcessBackend:
+    """Runs StudentSide in this process: the first version, and the fake for the framework's tests."""
+
+    def __init__(self, submission: Submission, package: str) -> None:
+        self.side = StudentSide(submission, package)
+
+    def execute(self, request: bytes) -> bytes:
+        return self.side.execute(request)
+
+
+class ExerciseProxy:
+    """A learner's (or the reference's) module as a test sees it: ``student.entropy(p)``, ``student.run(probe)``."""
+
+    def __init__(self, backend: Backend, *, week: str, exercise: str, label: str) -> None:
+        self._backend = backend
+        self._week = week
+        self._exercise = exercise
+        self._label = label
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            return self._send({"op": "call", "function": name, "args": list(args), "kwargs": kwargs})
+
+        call.__name__ = name
+        return call
+
+    def run(self, probe: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``probe(module, *args, **kwargs)`` where the code lives and return its plain-data result."""
+        __tracebackhide__ = True
+        source, name = probe_source(probe)
+        return self._send({"op": "probe", "source": source, "name": name, "args": list(args), "kwargs": kwargs})
+
+    def _send(self, request: dict[str, Any]) -> Any:
+        __tracebackhide__ = True
+        request.update(week=self._week, exercise=self._exercise)
+        reply = self._backend.execute(transport.encode(request, name="the test's arguments"))
+        value = transport.decode(reply[1:])
+        if reply[:1] == b"E":
+            raise StudentCodeError(value["status"], value["message"], traceback_text=value["traceback"])
+        return value
+
+    def __repr__(self) -> str:
+        return f"<{self._label} module {self._week}/{self._exercise}.py>"
+
+
+def probe_source(probe: Callable[..., Any]) -> tuple[str, str]:
+    """The source text of a probe, which must be a plain top-level function with no closure."""
+    if not inspect.isfunction(probe) or probe.__closure__ or probe.__qualname__ != probe.__name__:
+        raise TypeError(
+            f"run() takes a top-level function of the test module as its probe, not {probe!r}; "
+            "a probe crosses to the student's process as source text"
+        )
+    source = textwrap.dedent(inspect.getsource(probe))
+    if not source.lstrip().startswith("def "):
+        raise TypeError(f"probe {probe.__name__} must not have decorators")
+    return source, probe.__name__
+
+
+def _exception_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
