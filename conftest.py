@@ -1,3 +1,4 @@
-"""Plain `pytest` at the root grades every week's suite against solutions/ with the course plugin."""
+"""Plain `pytest` at the root grades every week's suite against solutions/ with the course plugin,
+and runs the framework's own tests (which use pytester)."""
 
-pytest_plugins = ("grader.plugin",)
+pytest_plugins = ("grader.plugin", "pytester")

@@ -88,17 +88,16 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _week(args: argparse.Namespace, console: Console) -> int:
-    from .grading import grade, open_course
+    from .grading import grade, open_course, plan
 
     course = open_course(args.course)
-    options = dict(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
+    request = plan(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
     if args.json:
-        result = grade(**options)  # type: ignore[arg-type]
-        print(json.dumps(report.week_to_json(result), indent=2))
+        result = grade(request)
+        console.file.write(json.dumps(report.week_to_json(result), indent=2) + "\n")
     else:
-        title = f"grading {course.resolve(args.week).id}"
-        with report.LiveProgress(console, title) as progress:
-            result = grade(**options, listener=progress)  # type: ignore[arg-type]
+        with report.LiveProgress(console, f"grading {request.week.id}") as progress:
+            result = grade(request, listener=progress)
         report.render_week(console, result, verbose=args.verbose)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 

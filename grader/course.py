@@ -194,7 +194,7 @@ class _CourseParser:
                 for attr in ("id", "number", "folder"):
                     if getattr(other, attr) == getattr(week, attr):
                         self._fail(
-                            self._week_line(index),
+                            self._week_line(index, "folder" if attr == "folder" else "id"),
                             f"week '{week.id}' repeats the {attr} {getattr(week, attr)!r} of week "
                             f"'{other.id}'; each week needs its own id, number and folder",
                         )

@@ -21,28 +21,29 @@ def open_course(course_root: Path | None = None) -> Course:
     return load_course(course_root.resolve() if course_root else find_course_root(Path.cwd()))
 
 
-def grade(
+def plan(
     *,
     course: Course,
     week: str,
     path: Path | None = None,
     solutions: bool = False,
     exercise: str | None = None,
-    listener: Listener | None = None,
-) -> WeekResult:
-    """Grade ``exercises/`` (or the reference, or any folder laid out like it) for one week.
-
-    A full grade of the learner's own exercises/ folder is stored as the week's last score.
-    """
+) -> GradeRequest:
+    """Check what is to be graded, before anything runs: exercises/ by default, the reference
+    with ``solutions``, or any folder laid out like exercises/ with ``path``."""
     chosen = course.resolve(week)
     submission, label = _submission(course, chosen.folder, path=path, solutions=solutions)
     if exercise is not None:
         exercise = exercise.removesuffix(".py")
         _check_exercise(submission / chosen.folder, exercise, label=f"{label}/{chosen.folder}")
-    request = GradeRequest(course=course, week=chosen, submission=submission, label=label, exercise=exercise)
+    return GradeRequest(course=course, week=chosen, submission=submission, label=label, exercise=exercise)
+
+
+def grade(request: GradeRequest, *, listener: Listener | None = None) -> WeekResult:
+    """Grade the request; a full grade of the learner's own exercises/ is stored as the week's last score."""
     result = grade_week(request, listener=listener)
-    if path is None and not solutions and exercise is None:
-        history.save_score(course.root, result)
+    if request.submission == request.course.exercises_dir and request.exercise is None:
+        history.save_score(request.course.root, result)
     return result
 
 

@@ -34,7 +34,7 @@ from .results import STATUSES, ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
 IDLE_LIMIT_S: Final = 300.0  # no event for this long outside a test (collection, start-up): give up
-OUTPUT_TAIL: Final = 4000
+OUTPUT_TAIL: Final = 32000
 _FRAME_LINE: Final = re.compile(r'File "([^"]+)", line (\d+)')
 _SIGNALS: Final = {
     signal.SIGSEGV: "crashed the process (segmentation fault)",
@@ -219,19 +219,22 @@ class _Run:
         code = child.wait()
         if state.current is None:
             return
-        tail = child.output_tail()
-        message = _death_message(code) + self._crash_location(tail)
-        self._record(TestOutcome(state.current, "crashed", message, _fatal_error_part(tail), time.monotonic() - state.started))
+        frames = self._learner_frames(child.output_tail())
+        message = _death_message(code) + (f" at {frames[0]}" if frames else "")
+        detail = "\n".join(f"in {frame}" for frame in frames)
+        self._record(TestOutcome(state.current, "crashed", message, detail, time.monotonic() - state.started))
         self._fail_import(state, f"{message} while importing it")
 
-    def _crash_location(self, output: str) -> str:
-        """`` at exercises/week5/x.py:8``: the learner's innermost frame in the fault handler's dump."""
+    def _learner_frames(self, output: str) -> list[str]:
+        """``exercises/week1/x.py:8`` for each learner frame of the fault handler's last dump, innermost first."""
+        start = output.rfind("Fatal Python error")
         root = str(self.request.submission.resolve())
-        for match in _FRAME_LINE.finditer(output):  # innermost frame comes first in faulthandler dumps
+        frames = []
+        for match in _FRAME_LINE.finditer(output[max(start, 0) :]):
             path, line = match.group(1), match.group(2)
-            if path.startswith(root):
-                return f" at {self.request.label}{path[len(root):]}:{line}"
-        return ""
+            if path.startswith(root + os.sep):
+                frames.append(f"{self.request.label}{path[len(root):]}:{line}")
+        return frames
 
     def _fail_import(self, state: _FollowState, reason: str) -> None:
         """A learner file that hangs or crashes on import fails all its remaining tests at once."""
@@ -383,9 +386,3 @@ def _death_message(code: int) -> str:
         return _SIGNALS.get(-code, f"the process was killed by signal {name}")  # type: ignore[call-overload]
     return f"the process exited with code {code} during this test (os._exit?); a function must return its result, not exit"
 
-
-def _fatal_error_part(output: str) -> str:
-    """The fault handler's report without the list of extension modules that follows it."""
-    start = output.rfind("Fatal Python error")
-    part = output[start:] if start >= 0 else output
-    return part.split("\nExtension modules:")[0].strip()

@@ -173,7 +173,8 @@ class StudentSide:
     def _ensure_packages(self, week: str) -> None:
         """Make ``<package>.<week>`` a package over the submission, so relative imports work."""
         for name, path in ((self.package, self.submission.root), (f"{self.package}.{week}", self.submission.root / week)):
-            if name not in sys.modules:
+            existing = sys.modules.get(name)
+            if existing is None or list(getattr(existing, "__path__", [])) != [str(path)]:
                 package = types.ModuleType(name)
                 package.__path__ = [str(path)]
                 sys.modules[name] = package

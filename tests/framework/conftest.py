@@ -1,0 +1,97 @@
+"""Fixtures for the framework's own tests: small throwaway courses written into tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+COURSE_TOML = """\
+[course]
+title = "Tiny course"
+
+[grading]
+timeout = {timeout}
+
+[[weeks]]
+id = "week1"
+folder = "week01_basics"
+title = "Basics"
+"""
+
+SOLUTION = '''\
+def double(x):
+    return 2 * x
+
+
+def total(x):
+    return x.sum()
+'''
+
+STUB = '''\
+def double(x):
+    raise NotImplementedError("double() is not implemented yet")
+
+
+def total(x):
+    raise NotImplementedError("total() is not implemented yet")
+'''
+
+SUITE = '''\
+import pytest
+import torch
+
+from grader.testing import assert_close
+
+pytestmark = pytest.mark.exercise("{exercise}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("multiply every entry")
+def test_double(student):
+    x = torch.arange(6.0).reshape(2, 3)
+    assert_close(student.double(x), 2 * x)
+
+
+def _total_grad(m, x):
+    x = x.clone().requires_grad_()
+    m.total(x).backward()
+    return x.grad
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("sum every entry")
+def test_total_gradient(student, reference):
+    x = torch.ones(2, 2)
+    assert_close(student.run(_total_grad, x), reference.run(_total_grad, x))
+'''
+
+MakeCourse = Callable[..., Path]
+
+
+@pytest.fixture
+def make_course(tmp_path: Path) -> MakeCourse:
+    """Write a course with one week; ``exercises`` maps exercise name to learner source."""
+
+    def make(
+        exercises: dict[str, str] | None = None,
+        *,
+        timeout: float = 5,
+        suite: str = SUITE,
+        course_toml: str | None = None,
+    ) -> Path:
+        root = tmp_path / "course"
+        exercises = exercises if exercises is not None else {"basics": STUB}
+        (root / "tests" / "week01_basics").mkdir(parents=True)
+        (root / "solutions" / "week01_basics").mkdir(parents=True)
+        (root / "exercises" / "week01_basics").mkdir(parents=True)
+        (root / "course.toml").write_text(course_toml or COURSE_TOML.format(timeout=timeout))
+        for name, source in exercises.items():
+            (root / "solutions" / "week01_basics" / f"{name}.py").write_text(SOLUTION)
+            (root / "exercises" / "week01_basics" / f"{name}.py").write_text(textwrap.dedent(source))
+            (root / "tests" / "week01_basics" / f"test_{name}.py").write_text(suite.format(exercise=name))
+        return root
+
+    return make

@@ -1,0 +1,147 @@
+"""assert_close fails with the one line a learner needs, checking kind, shape, dtype, then values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from grader.testing import (
+    assert_close,
+    check_gradient,
+    is_close,
+    numerical_gradient,
+    rand_distribution,
+    rand_labels,
+    randn,
+)
+
+
+def failure(actual: object, expected: object, **options: object) -> str:
+    with pytest.raises(pytest.fail.Exception) as caught:
+        assert_close(actual, expected, **options)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+WANT = torch.arange(40, dtype=torch.float64).reshape(8, 5) / 7
+
+
+def test_equal_values_pass() -> None:
+    assert_close(WANT.clone(), WANT)
+    assert_close([WANT, {"b": 1.0}], [WANT.clone(), {"b": 1.0}])
+
+
+def test_a_shape_mismatch_is_reported_before_values() -> None:
+    assert failure(WANT.sum(-1), WANT) == "result: shape (8, 5) expected, got (8,)"
+
+
+def test_the_largest_error_is_reported_with_its_index_and_tolerance() -> None:
+    got = WANT.clone()
+    got[3, 1] += 0.31
+    got[0, 0] += 0.01
+    message = failure(got, WANT, atol=1e-5, rtol=0)
+    assert message.startswith("result: max abs error 0.31 at index [3, 1] (expected 2.28571, got 2.59571; tolerance 1e-05)")
+
+
+def test_nan_where_a_number_was_expected_names_the_index() -> None:
+    got = WANT.clone()
+    got[1, 2] = float("nan")
+    assert failure(got, WANT) == "result: NaN at index [1, 2] where 1 was expected"
+
+
+def test_inf_where_a_finite_value_was_expected() -> None:
+    assert failure(torch.tensor([1.0, float("inf")]), torch.tensor([1.0, 2.0])) == "result: 2 expected at index [1], got inf"
+
+
+def test_an_expected_infinity_must_be_matched_exactly() -> None:
+    assert_close(torch.tensor([float("inf"), 1.0]), torch.tensor([float("inf"), 1.0]))
+    assert "inf expected at index [0]" in failure(torch.tensor([1e30, 1.0]), torch.tensor([float("inf"), 1.0]))
+
+
+def test_an_integer_result_for_a_float_expectation_is_a_dtype_class_error() -> None:
+    assert failure(WANT.long(), WANT) == "result: floating-point values expected (dtype float64), got dtype int64"
+
+
+def test_float32_and_float64_are_the_same_dtype_class() -> None:
+    assert_close(WANT.float(), WANT, atol=1e-6, rtol=1e-6)
+
+
+def test_none_suggests_a_forgotten_return() -> None:
+    assert "got None (did the function forget to return?)" in failure(None, WANT)
+
+
+def test_an_array_where_a_tensor_was_expected_is_a_kind_error() -> None:
+    assert failure(WANT.numpy(), WANT) == "result: a tensor of shape (8, 5) was expected, got a NumPy array of shape (8, 5)"
+
+
+def test_a_named_mistake_replaces_the_error_size() -> None:
+    assert failure(2 * WANT, WANT, mistakes={"off by a factor of 2": 2 * WANT}) == "off by a factor of 2"
+
+
+def test_a_mistake_that_does_not_match_falls_back_to_the_difference() -> None:
+    assert failure(3 * WANT, WANT, mistakes={"off by a factor of 2": 2 * WANT}).startswith("result: max abs error")
+
+
+def test_nested_values_name_the_path_of_the_first_difference() -> None:
+    message = failure((WANT, {"w": WANT + 1}), (WANT, {"w": WANT}))
+    assert message.startswith("result[1]['w']: max abs error 1")
+
+
+def test_integers_compare_exactly_with_a_count() -> None:
+    message = failure(torch.tensor([0, 1, 2, 4]), torch.tensor([0, 1, 3, 3]))
+    assert message == "result: 2 of 4 values differ; at index [2] expected 3, got 2"
+
+
+def test_numbers_compare_with_numbers() -> None:
+    assert_close(torch.tensor(1.0), 1.0)
+    assert failure(torch.ones(2), 1.0) == "result: a single number was expected, got a tensor of shape (2,)"
+
+
+def test_is_close_is_the_boolean_form() -> None:
+    assert is_close(WANT, WANT.clone()) and not is_close(WANT, WANT + 1)
+
+
+def test_the_finite_difference_gradient_matches_autograd() -> None:
+    x = randn(5, seed=3)
+    assert_close(numerical_gradient(lambda t: (t**3).sum(), x), 3 * x**2, atol=1e-6, rtol=1e-6)
+    check_gradient(lambda t: (t.sin() * t).sum(), x)
+
+
+def test_a_wrong_analytic_gradient_fails_the_check() -> None:
+    class WrongSquare(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: object, t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            ctx.save_for_backward(t)  # type: ignore[attr-defined]
+            return t**2
+
+        @staticmethod
+        def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            (t,) = ctx.saved_tensors  # type: ignore[attr-defined]
+            return grad * t  # forgot the factor 2
+
+    with pytest.raises(pytest.fail.Exception, match="gradient: max abs error"):
+        check_gradient(lambda t: WrongSquare.apply(t).sum(), randn(4, seed=1))
+
+
+def test_seeded_inputs_are_reproducible_and_independent_of_the_global_seed() -> None:
+    torch.manual_seed(123)
+    first = randn(3, 4, seed=7)
+    torch.manual_seed(456)
+    assert torch.equal(first, randn(3, 4, seed=7))
+    assert not torch.equal(first, randn(3, 4, seed=8))
+
+
+def test_random_distributions_sum_to_one_with_exact_zeros() -> None:
+    p = rand_distribution(4, 6, seed=2, zeros=2)
+    assert_close(p.sum(-1), torch.ones(4, dtype=torch.float64))
+    assert ((p == 0).sum(-1) == 2).all() and (p >= 0).all()
+
+
+def test_random_labels_are_in_range() -> None:
+    labels = rand_labels(100, num_classes=3, seed=0)
+    assert labels.dtype == torch.int64 and set(labels.tolist()) == {0, 1, 2}
+
+
+def test_numpy_arrays_compare_with_numpy_arrays() -> None:
+    assert_close(np.ones(3), np.ones(3))
+    assert "shape (3,) expected, got (2,)" in failure(np.ones(2), np.ones(3))
