@@ -49,7 +49,7 @@ def test_json_output_follows_the_documented_schema(make_course: MakeCourse) -> N
     (exercise,) = data["exercises"]
     assert exercise["file"] == "exercises/week01_basics/basics.py"
     assert {t["name"]: t["status"] for t in exercise["tests"]} == {"test_double": "failed", "test_total_gradient": "passed"}
-    assert exercise["tests"][0]["message"].startswith("result: max abs error 2 at index [0, 1]")
+    assert exercise["tests"][0]["message"].startswith("result: max abs error 5 at index [1, 2] (expected 10, got 15;")
     keys = {"id", "name", "status", "points_earned", "points_possible", "message", "hint", "detail", "duration_s", "public"}
     assert set(exercise["tests"][0]) == keys
 
