@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -64,20 +65,25 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
     if not failures:
         return
     console.print(Text(exercise.file, style="bold"))
+    not_started: dict[str, list[TestOutcome]] = {}
     for outcome in failures:
+        if outcome.status == "not_implemented":
+            not_started.setdefault(outcome.message, []).append(outcome)
+            continue
         mark, style = _MARKS.get(outcome.status, ("✗", "red"))
-        line = Text("  ")
-        line.append(f"{mark} ", style=style)
-        line.append(outcome.info.name)
-        line.append(f" ({points(outcome.info.points)} pt)", style="dim")
-        line.append(": ")
+        line = Text.assemble((f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": ")
         line.append(outcome.message or outcome.status)
-        console.print(line)
+        console.print(Padding(line, (0, 0, 0, 2)))
         if outcome.info.hint:
-            console.print(Text.assemble("      hint: ", (outcome.info.hint, "italic")), style="cyan")
+            console.print(Padding(Text.assemble("hint: ", (outcome.info.hint, "italic"), style="cyan"), (0, 0, 0, 6)))
         if verbose and outcome.detail:
-            for detail_line in outcome.detail.rstrip().splitlines():
-                console.print(Text(f"      {detail_line}", style="dim"))
+            console.print(Padding(Text(outcome.detail.rstrip(), style="dim"), (0, 0, 0, 6)))
+    for message, outcomes in not_started.items():
+        mark, style = _MARKS["not_implemented"]
+        total = points(sum(o.info.points for o in outcomes))
+        tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
+        line = Text.assemble((f"{mark} ", style), message, (f": {tests}, {total} pt", "dim"))
+        console.print(Padding(line, (0, 0, 0, 2)))
 
 
 def _total_line(result: WeekResult) -> Text:

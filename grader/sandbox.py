@@ -217,10 +217,10 @@ class StudentSide:
                 raise StudentCodeError("missing", self._missing(module, exc.name)) from None
             raise StudentCodeError("error", _one_line(f"{_exception_line(exc)}{self._at(exc)}"), traceback_text=self._learner_traceback(exc)) from None
         except NotImplementedError as exc:
-            where = self._where(exc)
+            where, function = self._where(exc), self._innermost_function(exc)
             if where is None:
                 raise StudentCodeError("error", _one_line(_exception_line(exc))) from None
-            raise StudentCodeError("not_implemented", f"not implemented yet ({where})") from None
+            raise StudentCodeError("not_implemented", f"{function}() is not implemented yet ({where})") from None
         except SystemExit as exc:
             raise StudentCodeError(
                 "error",
@@ -247,6 +247,10 @@ class StudentSide:
         if found is None and isinstance(exc, SyntaxError) and exc.filename and self._is_learner_file(exc.filename):
             found = f"{self.submission.display(exc.filename)}:{exc.lineno}"
         return found
+
+    def _innermost_function(self, exc: BaseException) -> str:
+        names = [f.f_code.co_name for f, _ in traceback.walk_tb(exc.__traceback__) if self._is_learner_file(f.f_code.co_filename)]
+        return names[-1] if names else "?"
 
     def _learner_traceback(self, exc: BaseException) -> str:
         """The traceback restricted to the learner's frames, for ``grade -v``."""

@@ -22,13 +22,13 @@ def grade(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_untouched_stubs_exit_1_with_not_implemented_lines_and_hints(make_course: MakeCourse) -> None:
+def test_untouched_stubs_exit_1_with_one_not_implemented_line_per_function(make_course: MakeCourse) -> None:
     root = make_course()
     code, out, _ = grade("week1", "--course", str(root))
     assert code == 1
     assert "exercises/week01_basics/basics.py" in out
-    assert "test_double (2 pt): not implemented yet (exercises/week01_basics/basics.py:2)" in out
-    assert "hint: multiply every entry" in out
+    assert "· double() is not implemented yet (exercises/week01_basics/basics.py:2): 1 test, 2 pt" in out
+    assert "· total() is not implemented yet (exercises/week01_basics/basics.py:6): 1 test, 1 pt" in out
     assert "0/3 points" in out
 
 
@@ -116,3 +116,12 @@ def test_importing_the_cli_does_not_import_torch() -> None:
 def test_the_console_script_is_installed() -> None:
     completed = subprocess.run(["grade", "--version"], capture_output=True, text=True)
     assert completed.returncode == 0 and completed.stdout.startswith("grade ")
+
+
+def test_a_wrong_answer_shows_its_message_and_hint(make_course: MakeCourse) -> None:
+    root = make_course({"basics": SOLUTION.replace("return 2 * x", "return 3 * x")})
+    code, out, _ = grade("week1", "--course", str(root))
+    assert code == 1
+    assert "✗ test_double (2 pt): result: max abs error 5 at index [1, 2]" in out
+    assert "hint: multiply every entry" in out
+    assert "1/3 points" in out

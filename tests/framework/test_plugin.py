@@ -42,7 +42,7 @@ def test_submission_points_the_student_fixture_at_another_folder(pytester: pytes
     write_suite(week, "@pytest.mark.points(1)\ndef test_double(student):\n    student.double(torch.ones(2))\n")
     result = run(pytester, f"--submission={pytester.path / 'exercises'}", "--submission-label=exercises")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*not_implemented: not implemented yet (exercises/week01_basics/basics.py:2)*"])
+    result.stdout.fnmatch_lines(["*not_implemented: double() is not implemented yet (exercises/week01_basics/basics.py:2)*"])
 
 
 def test_a_graded_test_without_points_fails_with_what_to_add(pytester: pytest.Pytester, week: Path) -> None:

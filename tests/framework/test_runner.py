@@ -68,7 +68,7 @@ def test_a_correct_exercise_passes_next_to_broken_ones(hostile_result: WeekResul
 def test_untouched_stub_is_not_implemented_with_file_and_line(hostile_result: WeekResult) -> None:
     status, message = outcomes(hostile_result, "stub")["test_double"]
     assert status == "not_implemented"
-    assert message == "not implemented yet (exercises/week01_basics/stub.py:2)"
+    assert message == "double() is not implemented yet (exercises/week01_basics/stub.py:2)"
 
 
 @pytest.mark.parametrize("exercise", ["loops", "stubborn"])
