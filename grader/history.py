@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from . import __version__
 from .results import TestInfo, WeekResult
 
 STATE_DIR: Final = ".grade"
@@ -65,7 +66,7 @@ def save_score(root: Path, result: WeekResult, *, now: dt.datetime | None = None
 
 def suite_fingerprint(tests_dir: Path) -> str:
     """Changes whenever a file of the suites (or the grader's plugin) changes."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"grader {__version__}\n".encode())
     for path in sorted(tests_dir.rglob("*.py")):
         stat = path.stat()
         digest.update(f"{path.relative_to(tests_dir)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())

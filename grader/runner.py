@@ -128,6 +128,9 @@ class _Run:
                 child = self._start_child(Path(scratch))
                 try:
                     finished = self._follow(child)
+                except BaseException:  # Ctrl-C or a suite error: the child must not outlive us
+                    child.kill()
+                    raise
                 finally:
                     child.stop()
                 if self.collect_errors:
@@ -294,6 +297,7 @@ class _Child:
         self.process = process
         self.events_fd = events_fd
         self.output = output
+        self._tail = ""
 
     @classmethod
     def start(cls, course: Course, paths: list[Path], options: list[str], scratch: Path) -> _Child:
@@ -369,8 +373,13 @@ class _Child:
             except (ProcessLookupError, PermissionError):
                 pass
         os.close(self.events_fd)
+        self._tail = self.output_tail()
+        self.output.close()
 
     def output_tail(self) -> str:
+        """The last of what the child printed (stdout and stderr together)."""
+        if self.output.closed:
+            return self._tail
         self.output.seek(0, os.SEEK_END)
         size = self.output.tell()
         self.output.seek(max(0, size - OUTPUT_TAIL))
