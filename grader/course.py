@@ -81,8 +81,7 @@ def find_course_root(start: Path) -> Path:
         if (folder / COURSE_FILE).is_file():
             return folder
     raise CourseError(
-        f"no {COURSE_FILE} in {start} or any folder above it; "
-        "run grade inside the course folder, or pass --course PATH"
+        f"no {COURSE_FILE} in {start} or any folder above it; run grade inside the course folder, or pass --course PATH"
     )
 
 
@@ -154,7 +153,7 @@ class _CourseParser:
         value = self.data.get(name)
         if value is None:
             if required:
-                self._fail(None, f"has no [{name}] table; add one with at least title = \"...\"")
+                self._fail(None, f'has no [{name}] table; add one with at least title = "..."')
             return {}
         if not isinstance(value, dict):
             self._fail(self._line_of_key(name), f"'{name}' must be a table [{name}]")
@@ -178,7 +177,7 @@ class _CourseParser:
         if not match:
             self._fail(
                 self._line_of_key("memory_limit"),
-                f"[grading] memory_limit = {value!r} is not a size; write e.g. \"4GiB\" or \"512MiB\"",
+                f'[grading] memory_limit = {value!r} is not a size; write e.g. "4GiB" or "512MiB"',
             )
         amount, unit = float(match.group(1)), (match.group(2) or "MiB").lower()
         return int(amount * 1024) if unit.startswith("g") else int(amount)
@@ -255,7 +254,7 @@ class _CourseParser:
                 self._fail(
                     self._week_line(index, "folder"),
                     f"week '{week.id}' names folder '{week.folder}', but {folder} does not exist; "
-                    f"create it or correct folder = \"...\"",
+                    f'create it or correct folder = "..."',
                 )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -265,7 +264,7 @@ class _CourseParser:
         if not isinstance(value, str) or not value.strip():
             line = self._week_line(week_index, key) if week_index is not None else self._line_of_key(key)
             state = "is missing" if value is None else f"= {value!r} is not a non-empty string"
-            self._fail(line, f"{where}: {key} {state}; add {key} = \"...\"")
+            self._fail(line, f'{where}: {key} {state}; add {key} = "..."')
         return value.strip()
 
     def _reject_unknown(

@@ -71,7 +71,9 @@ def _submission(course: Course, folder: str, *, path: Path | None, solutions: bo
         raise UsageError("--path and --solutions both say what to grade; give one of them")
     if solutions:
         if not (course.solutions_dir / folder).is_dir():
-            raise UsageError(f"{course.solutions_dir / folder} does not exist; this copy of the course has no reference solutions")
+            raise UsageError(
+                f"{course.solutions_dir / folder} does not exist; this copy of the course has no reference solutions"
+            )
         return course.solutions_dir, course.solutions_dir.name
     if path is None:
         return course.exercises_dir, course.exercises_dir.name

@@ -57,7 +57,9 @@ class Settings:
 
     def backend(self, role: str) -> InProcessBackend:
         if role not in self.backends:
-            submission, package = (self.student, STUDENT_PACKAGE) if role == "student" else (self.reference, REFERENCE_PACKAGE)
+            submission, package = (
+                (self.student, STUDENT_PACKAGE) if role == "student" else (self.reference, REFERENCE_PACKAGE)
+            )
             self.backends[role] = InProcessBackend(submission, package)
         return self.backends[role]
 
@@ -82,7 +84,9 @@ _info_key: Final = pytest.StashKey[TestInfo]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "grading with the course framework")
-    group.addoption("--submission", metavar="DIR", help="folder laid out like exercises/ to grade (default: solutions/)")
+    group.addoption(
+        "--submission", metavar="DIR", help="folder laid out like exercises/ to grade (default: solutions/)"
+    )
     group.addoption("--submission-label", metavar="NAME", help="how the submission folder is named in messages")
     group.addoption("--reference", metavar="DIR", help="the reference solutions folder (default: solutions/)")
     group.addoption("--grade-mode", action="store_true", help="every collected test must carry points")
@@ -142,7 +146,8 @@ def _course_defaults(rootpath: Path) -> tuple[Path, float]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = config.stash[_settings_key]
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         if not (settings.grade_mode or _is_graded(item)):
             keep.append(item)
@@ -188,7 +193,9 @@ def _marker_number(item: pytest.Item, name: str, problems: list[str], *, require
         return None
     value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        problems.append(f"@pytest.mark.{name} takes one positive number, e.g. @pytest.mark.{name}(2); got {marker.args!r}")
+        problems.append(
+            f"@pytest.mark.{name} takes one positive number, e.g. @pytest.mark.{name}(2); got {marker.args!r}"
+        )
         return None
     return float(value)
 
@@ -197,11 +204,15 @@ def _marker_text(item: pytest.Item, name: str, problems: list[str], *, required:
     marker = item.get_closest_marker(name)
     if marker is None:
         if required:
-            problems.append(f'has no @pytest.mark.{name}("..."); add pytestmark = pytest.mark.{name}("module") to the file')
+            problems.append(
+                f'has no @pytest.mark.{name}("..."); add pytestmark = pytest.mark.{name}("module") to the file'
+            )
         return None
     value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
     if not isinstance(value, str) or not value.strip():
-        problems.append(f'@pytest.mark.{name} takes one non-empty string, e.g. @pytest.mark.{name}("..."); got {marker.args!r}')
+        problems.append(
+            f'@pytest.mark.{name} takes one non-empty string, e.g. @pytest.mark.{name}("..."); got {marker.args!r}'
+        )
         return None
     return value.strip()
 
@@ -289,7 +300,9 @@ class Verdict:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if _info_key in item.stash and report.failed and call.excinfo is not None:
         verdict = classify(call.excinfo.value)
@@ -303,17 +316,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def classify(exc: BaseException) -> Verdict:
     """Turn what a test raised into a status and one line for the learner."""
     if isinstance(exc, StudentCodeError):
-        return Verdict(exc.status, exc.message, exc.traceback_text)  # type: ignore[arg-type]
+        return Verdict(exc.status, exc.message, exc.traceback_text)
     if isinstance(exc, TestTimeout):
         return Verdict("timeout", f"timed out after {exc.seconds:g} s")
     if isinstance(exc, pytest.fail.Exception):
-        return Verdict("failed", _first_line(exc.msg))
+        return Verdict("failed", _first_line(exc.msg or ""))
     if isinstance(exc, AssertionError):
         return Verdict("failed", _first_line(str(exc)) or "an assertion of the test failed")
     if isinstance(exc, transport.MalformedMessage):
         return Verdict("error", f"your code sent back a value that could not be read ({exc})")
     if isinstance(exc, pytest.skip.Exception):
-        return Verdict("skipped", _first_line(exc.msg))
+        return Verdict("skipped", _first_line(exc.msg or ""))
     return Verdict("error", f"the test could not check your result: {type(exc).__name__}: {_first_line(str(exc))}")
 
 
@@ -360,7 +373,7 @@ def _proxy(request: pytest.FixtureRequest, role: str) -> ExerciseProxy:
     settings = request.config.stash[_settings_key]
     info = request.node.stash.get(_info_key, None)
     if info is None or info.exercise == "?":
-        raise pytest.UsageError(f"{request.node.nodeid}: uses {role} but has no @pytest.mark.exercise(\"module\")")
+        raise pytest.UsageError(f'{request.node.nodeid}: uses {role} but has no @pytest.mark.exercise("module")')
     week = Path(str(request.node.path)).parent.name
     backend = settings.backend(role)
     if role == "student" and (week, info.exercise) not in settings.loaded:

@@ -36,7 +36,11 @@ def points(value: float) -> str:
 def render_week(console: Console, result: WeekResult, *, verbose: bool = False) -> None:
     """The table of exercises, then each failing test with why and a hint, then the total."""
     console.print()
-    console.print(Text.assemble((f"{result.week_id}: {result.week_title}", "bold"), (f"   {result.submission}/{result.week_folder}", "dim")))
+    console.print(
+        Text.assemble(
+            (f"{result.week_id}: {result.week_title}", "bold"), (f"   {result.submission}/{result.week_folder}", "dim")
+        )
+    )
     console.print(_exercise_table(result))
     for exercise in result.exercises:
         _render_failures(console, exercise, verbose=verbose)
@@ -49,7 +53,9 @@ def _exercise_table(result: WeekResult) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
     table.add_column("exercise", footer="total")
     table.add_column("tests", justify="right", footer=f"{result.tests_passed}/{result.tests_total}")
-    table.add_column("points", justify="right", footer=f"{points(result.points_earned)}/{points(result.points_possible)}")
+    table.add_column(
+        "points", justify="right", footer=f"{points(result.points_earned)}/{points(result.points_possible)}"
+    )
     for exercise in result.exercises:
         style = "green" if exercise.tests_passed == exercise.tests_total else ""
         table.add_row(
@@ -71,7 +77,9 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
             not_started.setdefault(outcome.message, []).append(outcome)
             continue
         mark, style = _MARKS.get(outcome.status, ("✗", "red"))
-        line = Text.assemble((f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": ")
+        line = Text.assemble(
+            (f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": "
+        )
         line.append(outcome.message or outcome.status)
         console.print(Padding(line, (0, 0, 0, 2)))
         if outcome.info.hint:
@@ -90,7 +98,10 @@ def _total_line(result: WeekResult) -> Text:
     share = result.points_earned / result.points_possible if result.points_possible else 0.0
     style = "bold green" if result.all_passed else "bold"
     text = Text(f"{points(result.points_earned)}/{points(result.points_possible)} points", style=style)
-    text.append(f"  ({share:.0%}, {result.tests_passed} of {result.tests_total} tests passed, {result.duration_s:.1f} s)", style="dim")
+    text.append(
+        f"  ({share:.0%}, {result.tests_passed} of {result.tests_total} tests passed, {result.duration_s:.1f} s)",
+        style="dim",
+    )
     return text
 
 
@@ -102,12 +113,23 @@ def render_course(
 ) -> None:
     """Every week with its title, exercises, points possible and the learner's last score."""
     table = Table(title=course.title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    for name, justify in (("week", "left"), ("title", "left"), ("exercises", "right"), ("points", "right"), ("your last score", "right"), ("due", "left")):
+    for name, justify in (
+        ("week", "left"),
+        ("title", "left"),
+        ("exercises", "right"),
+        ("points", "right"),
+        ("your last score", "right"),
+        ("due", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for week in course.weeks:
         tests = suites.get(week.id, ())
         score = scores.get(week.id)
-        last = "—" if score is None else f"{points(score.points_earned)}/{points(score.points_possible)}  ({score.graded_at[:10]})"
+        last = (
+            "—"
+            if score is None
+            else f"{points(score.points_earned)}/{points(score.points_possible)}  ({score.graded_at[:10]})"
+        )
         table.add_row(
             week.id,
             week.title,

@@ -30,7 +30,7 @@ from typing import IO, Any, Final, Protocol
 
 from .course import Course, Week
 from .errors import GradingError, SuiteError
-from .results import STATUSES, ExerciseResult, TestInfo, TestOutcome, WeekResult
+from .results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
 IDLE_LIMIT_S: Final = 300.0  # no event for this long outside a test (collection, start-up): give up
@@ -188,7 +188,7 @@ class _Run:
         elif kind == "imported":
             state.importing = None
         elif kind == "result" and event["id"] in self.tests:
-            status = event["status"] if event["status"] in STATUSES else "error"
+            status: Status = event["status"] if event["status"] in STATUSES else "error"
             self._record(
                 TestOutcome(self.tests[event["id"]], status, event["message"], event["detail"], event["duration"])
             )
@@ -236,7 +236,7 @@ class _Run:
         for match in _FRAME_LINE.finditer(output[max(start, 0) :]):
             path, line = match.group(1), match.group(2)
             if path.startswith(root + os.sep):
-                frames.append(f"{self.request.label}{path[len(root):]}:{line}")
+                frames.append(f"{self.request.label}{path[len(root) :]}:{line}")
         return frames
 
     def _fail_import(self, state: _FollowState, reason: str) -> None:
@@ -262,7 +262,11 @@ class _Run:
             outcome = self.outcomes.get(test) or TestOutcome(info, "error", "the test did not run")
             by_exercise.setdefault(info.exercise, []).append(outcome)
         folder = f"{self.request.label}/{self.request.week.folder}"
-        notes = (f"the grading process was restarted {self.restarts} time(s) after a crash or time-out",) if self.restarts else ()
+        notes = (
+            (f"the grading process was restarted {self.restarts} time(s) after a crash or time-out",)
+            if self.restarts
+            else ()
+        )
         return WeekResult(
             course=self.request.course.title,
             week_id=self.request.week.id,
@@ -387,11 +391,10 @@ class _Child:
 
 
 def _death_message(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = str(-code)
-        return _SIGNALS.get(-code, f"the process was killed by signal {name}")  # type: ignore[call-overload]
-    return f"the process exited with code {code} during this test (os._exit?); a function must return its result, not exit"
-
+    if code >= 0:
+        return f"the process exited with code {code} during this test (os._exit?); a function must return its result, not exit"
+    try:
+        killed_by = signal.Signals(-code)
+    except ValueError:
+        return f"the process was killed by signal {-code}"
+    return _SIGNALS.get(killed_by, f"the process was killed by signal {killed_by.name}")

@@ -156,13 +156,16 @@ class StudentSide:
         except TestTimeout as exc:
             del sys.modules[name]
             self._modules[(week, exercise)] = StudentCodeError(
-                "import_error", f"importing {shown} took longer than {exc.seconds:g} s; does it run code at import time?"
+                "import_error",
+                f"importing {shown} took longer than {exc.seconds:g} s; does it run code at import time?",
             )
             raise
         except SyntaxError as exc:
             del sys.modules[name]
             where = f"{self.submission.display(exc.filename or path)}:{exc.lineno}"
-            message = f"{where}: SyntaxError: {exc.msg}; the file cannot be imported, so none of its functions can be graded"
+            message = (
+                f"{where}: SyntaxError: {exc.msg}; the file cannot be imported, so none of its functions can be graded"
+            )
             return StudentCodeError("import_error", message)
         except BaseException as exc:  # noqa: BLE001 - anything at import time is the learner's
             del sys.modules[name]
@@ -173,7 +176,10 @@ class StudentSide:
 
     def _ensure_packages(self, week: str) -> None:
         """Make ``<package>.<week>`` a package over the submission, so relative imports work."""
-        for name, path in ((self.package, self.submission.root), (f"{self.package}.{week}", self.submission.root / week)):
+        for name, path in (
+            (self.package, self.submission.root),
+            (f"{self.package}.{week}", self.submission.root / week),
+        ):
             existing = sys.modules.get(name)
             if existing is None or list(getattr(existing, "__path__", [])) != [str(path)]:
                 package = types.ModuleType(name)
@@ -202,7 +208,13 @@ class StudentSide:
             import numpy as np
             import torch
 
-            namespace: dict[str, Any] = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": np, "math": math}
+            namespace: dict[str, Any] = {
+                "torch": torch,
+                "nn": torch.nn,
+                "F": torch.nn.functional,
+                "np": np,
+                "math": math,
+            }
             exec(compile(source, f"<probe {name}>", "exec"), namespace)  # noqa: S102 - trusted test source
             self._probes[key] = namespace[name]
         return self._probes[key]
@@ -216,7 +228,11 @@ class StudentSide:
         except AttributeError as exc:
             if exc.obj is module and exc.name:  # a probe used a name the learner's file lacks
                 raise StudentCodeError("missing", self._missing(module, exc.name)) from None
-            raise StudentCodeError("error", _one_line(f"{_exception_line(exc)}{self._at(exc)}"), traceback_text=self._learner_traceback(exc)) from None
+            raise StudentCodeError(
+                "error",
+                _one_line(f"{_exception_line(exc)}{self._at(exc)}"),
+                traceback_text=self._learner_traceback(exc),
+            ) from None
         except NotImplementedError as exc:
             where, function = self._where(exc), self._innermost_function(exc)
             if where is None:
@@ -229,7 +245,9 @@ class StudentSide:
             ) from None
         except RecursionError as exc:
             raise StudentCodeError(
-                "error", f"RecursionError: maximum recursion depth exceeded{self._at(exc)}", traceback_text=self._learner_traceback(exc)
+                "error",
+                f"RecursionError: maximum recursion depth exceeded{self._at(exc)}",
+                traceback_text=self._learner_traceback(exc),
             ) from None
         except BaseException as exc:  # noqa: BLE001 - anything student code raises is a value
             message = f"{_exception_line(exc)}{self._at(exc)}"
@@ -250,7 +268,11 @@ class StudentSide:
         return found
 
     def _innermost_function(self, exc: BaseException) -> str:
-        names = [f.f_code.co_name for f, _ in traceback.walk_tb(exc.__traceback__) if self._is_learner_file(f.f_code.co_filename)]
+        names = [
+            f.f_code.co_name
+            for f, _ in traceback.walk_tb(exc.__traceback__)
+            if self._is_learner_file(f.f_code.co_filename)
+        ]
         return names[-1] if names else "?"
 
     def _learner_traceback(self, exc: BaseException) -> str:

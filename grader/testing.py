@@ -80,7 +80,9 @@ def is_close(actual: Any, expected: Any, *, atol: float | None = None, rtol: flo
     return _difference(actual, expected, atol=atol, rtol=rtol, equal_nan=True, path="value") is None
 
 
-def _difference(actual: Any, expected: Any, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str) -> str | None:
+def _difference(
+    actual: Any, expected: Any, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str
+) -> str | None:
     """The first difference between the two values as a one-line message, or None."""
     if isinstance(expected, Mapping):
         return _mapping_difference(actual, expected, atol=atol, rtol=rtol, equal_nan=equal_nan, path=path)
@@ -95,7 +97,9 @@ def _mapping_difference(actual: Any, expected: Mapping[Any, Any], **options: Any
         return f"{path}: a dict was expected, got {_kind(actual)}"
     if set(actual) != set(expected):
         missing, extra = sorted(map(repr, set(expected) - set(actual))), sorted(map(repr, set(actual) - set(expected)))
-        parts = ([f"missing keys {', '.join(missing)}"] if missing else []) + ([f"unexpected keys {', '.join(extra)}"] if extra else [])
+        parts = ([f"missing keys {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected keys {', '.join(extra)}"] if extra else []
+        )
         return f"{path}: {'; '.join(parts)}"
     for key, want in expected.items():
         problem = _difference(actual[key], want, path=f"{path}[{key!r}]", **options)
@@ -110,14 +114,16 @@ def _sequence_difference(actual: Any, expected: list[Any] | tuple[Any, ...], **o
         return f"{path}: a {type(expected).__name__} of {len(expected)} values was expected, got {_kind(actual)}"
     if len(actual) != len(expected):
         return f"{path}: {len(expected)} values expected, got {len(actual)}"
-    for index, (got, want) in enumerate(zip(actual, expected)):
+    for index, (got, want) in enumerate(zip(actual, expected, strict=True)):
         problem = _difference(got, want, path=f"{path}[{index}]", **options)
         if problem:
             return problem
     return None
 
 
-def _array_difference(actual: Any, expected: Any, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str) -> str | None:
+def _array_difference(
+    actual: Any, expected: Any, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str
+) -> str | None:
     want = _as_tensor(expected)
     if want is None:
         raise TypeError(f"assert_close: cannot compare against {type(expected).__name__}")
@@ -156,7 +162,9 @@ def _exact_difference(got: torch.Tensor, want: torch.Tensor, path: str) -> str |
     return f"{path}: {count} of {want.numel()} values differ; at index {index} expected {_item(want, index)}, got {_item(got, index)}"
 
 
-def _float_difference(got: torch.Tensor, want: torch.Tensor, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str) -> str | None:
+def _float_difference(
+    got: torch.Tensor, want: torch.Tensor, *, atol: float | None, rtol: float | None, equal_nan: bool, path: str
+) -> str | None:
     default_rtol, default_atol = _TOLERANCES.get(want.dtype, (1e-7, 1e-7)) if not want.is_complex() else (1.3e-6, 1e-5)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
@@ -168,13 +176,17 @@ def _float_difference(got: torch.Tensor, want: torch.Tensor, *, atol: float | No
         index = _index_of(want_nan & ~got_nan)
         return f"{path}: NaN expected at index {index}, got {_item(got, index)}"
     if want_nan.any() and not equal_nan:
-        return f"{path}: the expected value has NaN at index {_index_of(want_nan)} (the test should pass equal_nan=True)"
+        return (
+            f"{path}: the expected value has NaN at index {_index_of(want_nan)} (the test should pass equal_nan=True)"
+        )
     finite_mismatch = (torch.isinf(got) | torch.isinf(want)) & (got != want) & ~want_nan
     if finite_mismatch.any():
         index = _index_of(finite_mismatch)
         return f"{path}: {_item(want, index)} expected at index {index}, got {_item(got, index)}"
     both_finite = torch.isfinite(got) & torch.isfinite(want)
-    error = torch.where(both_finite, (got - want).abs(), torch.zeros((), dtype=got.real.dtype if got.is_complex() else got.dtype))
+    error = torch.where(
+        both_finite, (got - want).abs(), torch.zeros((), dtype=got.real.dtype if got.is_complex() else got.dtype)
+    )
     allowed = atol + rtol * want.abs()
     too_far = both_finite & (error > allowed)
     if not too_far.any():
@@ -241,7 +253,9 @@ def _item(tensor: torch.Tensor, index: list[int]) -> str:
 # -- gradients --------------------------------------------------------------------------------
 
 
-def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
+def numerical_gradient(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, eps: float = 1e-6
+) -> torch.Tensor:
     """Central-difference gradient of the scalar ``f`` at ``x`` (float64 recommended)."""
     x = x.detach().clone()
     grad = torch.zeros_like(x)
@@ -273,7 +287,9 @@ def check_gradient(
     if not isinstance(out, torch.Tensor) or out.numel() != 1:
         fail(f"{what}: the function must return a single number to check its gradient, got {_kind(out)}")
     if not out.requires_grad:
-        fail(f"{what}: the output does not depend on the input through autograd (was it detached or built with .item()?)")
+        fail(
+            f"{what}: the output does not depend on the input through autograd (was it detached or built with .item()?)"
+        )
     (analytic,) = torch.autograd.grad(out, leaf)
     numeric = numerical_gradient(lambda t: f(t).detach(), leaf.detach(), eps=eps)
     assert_close(analytic, numeric, atol=atol, rtol=rtol, what=what)
@@ -312,4 +328,3 @@ def rand_distribution(*shape: int, seed: int = 0, zeros: int = 0, dtype: torch.d
 def rand_labels(*shape: int, num_classes: int, seed: int = 0) -> torch.Tensor:
     """Class indices in [0, num_classes) as a LongTensor."""
     return torch.randint(0, num_classes, shape, generator=generator(seed))
-

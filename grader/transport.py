@@ -85,7 +85,7 @@ class _Encoder:
         self.offset = 0
         self.nodes = 0
 
-    def node(self, value: object, path: str, depth: int) -> Any:
+    def node(self, value: Any, path: str, depth: int) -> Any:
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
             raise UnsupportedValue(path, "nested too deeply or too large")
@@ -93,20 +93,20 @@ class _Encoder:
         if value is None or kind in (bool, str):
             return value
         if kind is int:
-            if value.bit_length() > 4096:  # type: ignore[attr-defined]
+            if value.bit_length() > 4096:
                 raise UnsupportedValue(path, "an integer with more than 4096 bits")
             return {"i": str(value)}
         if kind is float:
             return {"f": float.hex(value)}  # exact, and NaN/inf survive
         if kind is complex:
-            return {"c": [float.hex(value.real), float.hex(value.imag)]}  # type: ignore[attr-defined]
+            return {"c": [float.hex(value.real), float.hex(value.imag)]}
         if kind in (list, tuple):
-            items = [self.node(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]  # type: ignore[arg-type]
+            items = [self.node(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
             return {"L" if kind is list else "T": items}
         if kind is dict:
-            return {"D": [self._item(k, v, path, depth) for k, v in value.items()]}  # type: ignore[attr-defined]
+            return {"D": [self._item(k, v, path, depth) for k, v in value.items()]}
         if kind is bytes:
-            return {"B": self._buffer(value)}  # type: ignore[arg-type]
+            return {"B": self._buffer(value)}
         return self._array_like(value, kind, path)
 
     def _item(self, key: object, value: object, path: str, depth: int) -> list[Any]:

@@ -21,25 +21,25 @@ folder = "week01_basics"
 title = "Basics"
 """
 
-SOLUTION = '''\
+SOLUTION = """\
 def double(x):
     return 2 * x
 
 
 def total(x):
     return x.sum()
-'''
+"""
 
-STUB = '''\
+STUB = """\
 def double(x):
     raise NotImplementedError("double() is not implemented yet")
 
 
 def total(x):
     raise NotImplementedError("total() is not implemented yet")
-'''
+"""
 
-SUITE = '''\
+SUITE = """\
 import pytest
 import torch
 
@@ -66,7 +66,7 @@ def _total_grad(m, x):
 def test_total_gradient(student, reference):
     x = torch.ones(2, 2)
     assert_close(student.run(_total_grad, x), reference.run(_total_grad, x))
-'''
+"""
 
 MakeCourse = Callable[..., Path]
 

@@ -48,9 +48,23 @@ def test_json_output_follows_the_documented_schema(make_course: MakeCourse) -> N
     assert (data["points_earned"], data["points_possible"], data["tests_passed"], data["tests_total"]) == (1, 3, 1, 2)
     (exercise,) = data["exercises"]
     assert exercise["file"] == "exercises/week01_basics/basics.py"
-    assert {t["name"]: t["status"] for t in exercise["tests"]} == {"test_double": "failed", "test_total_gradient": "passed"}
+    assert {t["name"]: t["status"] for t in exercise["tests"]} == {
+        "test_double": "failed",
+        "test_total_gradient": "passed",
+    }
     assert exercise["tests"][0]["message"].startswith("result: max abs error 5 at index [1, 2] (expected 10, got 15;")
-    keys = {"id", "name", "status", "points_earned", "points_possible", "message", "hint", "detail", "duration_s", "public"}
+    keys = {
+        "id",
+        "name",
+        "status",
+        "points_earned",
+        "points_possible",
+        "message",
+        "hint",
+        "detail",
+        "duration_s",
+        "public",
+    }
     assert set(exercise["tests"][0]) == keys
 
 
@@ -82,7 +96,10 @@ def test_exercise_grades_one_exercise(make_course: MakeCourse) -> None:
     ("argv", "message"),
     [
         (["week9"], "no week 'week9' in this course; did you mean 'week1'?"),
-        (["week1", "--exercise", "nope"], "--exercise nope: there is no exercises/week01_basics/nope.py; the exercises are: basics"),
+        (
+            ["week1", "--exercise", "nope"],
+            "--exercise nope: there is no exercises/week01_basics/nope.py; the exercises are: basics",
+        ),
         (["week1", "--path", "/no/such/folder"], "--path /no/such/folder: no such folder"),
     ],
 )

@@ -58,7 +58,9 @@ def test_a_valid_course_loads_in_order_with_its_grading_defaults(two_weeks: Path
     assert course.weeks[1].topic == "probability"
 
 
-@pytest.mark.parametrize("ref", ["week5", "5", "week05", "probability", "PROBABILITY", "week05_probability", "prob", "05"])
+@pytest.mark.parametrize(
+    "ref", ["week5", "5", "week05", "probability", "PROBABILITY", "week05_probability", "prob", "05"]
+)
 def test_a_week_resolves_from_any_usual_spelling(two_weeks: Path, ref: str) -> None:
     assert load_course(two_weeks).resolve(ref).id == "week5"
 
@@ -114,7 +116,9 @@ def test_a_missing_title_says_what_to_add(two_weeks: Path) -> None:
 
 
 def test_bad_grading_values_are_errors(two_weeks: Path) -> None:
-    assert "timeout = -1 must be a positive number" in error_for(two_weeks, TWO_WEEKS.replace("timeout = 7", "timeout = -1"))
+    assert "timeout = -1 must be a positive number" in error_for(
+        two_weeks, TWO_WEEKS.replace("timeout = 7", "timeout = -1")
+    )
     assert "is not a size" in error_for(two_weeks, TWO_WEEKS.replace('"2GiB"', '"lots"'))
 
 

@@ -13,6 +13,7 @@ from grader.runner import GradeRequest, grade_week
 
 from .conftest import SOLUTION, STUB, MakeCourse
 
+
 @pytest.fixture
 def week(pytester: pytest.Pytester) -> Path:
     """A pytester folder with solutions/ and exercises/ for one exercise, `basics`."""
@@ -25,7 +26,9 @@ def week(pytester: pytest.Pytester) -> Path:
 
 
 def write_suite(week: Path, body: str) -> None:
-    header = "import pytest, torch\nfrom grader.testing import assert_close\npytestmark = pytest.mark.exercise('basics')\n\n"
+    header = (
+        "import pytest, torch\nfrom grader.testing import assert_close\npytestmark = pytest.mark.exercise('basics')\n\n"
+    )
     (week / "test_basics.py").write_text(header + body)
 
 
@@ -34,7 +37,10 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_the_student_fixture_defaults_to_the_reference_solutions(pytester: pytest.Pytester, week: Path) -> None:
-    write_suite(week, "@pytest.mark.points(1)\ndef test_double(student):\n    assert_close(student.double(torch.ones(2)), 2 * torch.ones(2))\n")
+    write_suite(
+        week,
+        "@pytest.mark.points(1)\ndef test_double(student):\n    assert_close(student.double(torch.ones(2)), 2 * torch.ones(2))\n",
+    )
     run(pytester).assert_outcomes(passed=1)
 
 
@@ -42,7 +48,9 @@ def test_submission_points_the_student_fixture_at_another_folder(pytester: pytes
     write_suite(week, "@pytest.mark.points(1)\ndef test_double(student):\n    student.double(torch.ones(2))\n")
     result = run(pytester, f"--submission={pytester.path / 'exercises'}", "--submission-label=exercises")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*not_implemented: double() is not implemented yet (exercises/week01_basics/basics.py:2)*"])
+    result.stdout.fnmatch_lines(
+        ["*not_implemented: double() is not implemented yet (exercises/week01_basics/basics.py:2)*"]
+    )
 
 
 def test_a_graded_test_without_points_fails_with_what_to_add(pytester: pytest.Pytester, week: Path) -> None:
@@ -70,7 +78,10 @@ def test_every_test_of_a_suite_file_needs_points(pytester: pytest.Pytester, week
 
 
 def test_the_timeout_marker_stops_a_hanging_test(pytester: pytest.Pytester, week: Path) -> None:
-    write_suite(week, "@pytest.mark.points(1)\n@pytest.mark.timeout(0.5)\ndef test_hangs(student):\n    while True:\n        pass\n")
+    write_suite(
+        week,
+        "@pytest.mark.points(1)\n@pytest.mark.timeout(0.5)\ndef test_hangs(student):\n    while True:\n        pass\n",
+    )
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*timeout: timed out after 0.5 s*"])
@@ -96,20 +107,33 @@ def test_a_lambda_is_not_a_probe(pytester: pytest.Pytester, week: Path) -> None:
 
 
 def test_arguments_are_copies_that_student_code_cannot_change(pytester: pytest.Pytester, week: Path) -> None:
-    (pytester.path / "solutions" / "week01_basics" / "basics.py").write_text("def double(x):\n    x.mul_(0)\n    return x\n")
-    write_suite(week, "@pytest.mark.points(1)\ndef test_copy(student):\n    x = torch.ones(2)\n    student.double(x)\n    assert_close(x, torch.ones(2))\n")
+    (pytester.path / "solutions" / "week01_basics" / "basics.py").write_text(
+        "def double(x):\n    x.mul_(0)\n    return x\n"
+    )
+    write_suite(
+        week,
+        "@pytest.mark.points(1)\ndef test_copy(student):\n    x = torch.ones(2)\n    student.double(x)\n    assert_close(x, torch.ones(2))\n",
+    )
     run(pytester).assert_outcomes(passed=1)
 
 
 def test_a_suite_that_breaks_the_contract_is_refused_before_grading(make_course: MakeCourse) -> None:
-    root = make_course(suite="import pytest\npytestmark = pytest.mark.exercise('{exercise}')\n\ndef test_no_points(student):\n    pass\n")
+    root = make_course(
+        suite="import pytest\npytestmark = pytest.mark.exercise('{exercise}')\n\ndef test_no_points(student):\n    pass\n"
+    )
     course = load_course(root)
     with pytest.raises(SuiteError, match="has no @pytest.mark.points"):
-        grade_week(GradeRequest(course=course, week=course.weeks[0], submission=course.solutions_dir, label="solutions"))
+        grade_week(
+            GradeRequest(course=course, week=course.weeks[0], submission=course.solutions_dir, label="solutions")
+        )
 
 
 def test_a_misspelled_marker_is_a_collection_error(make_course: MakeCourse) -> None:
-    root = make_course(suite="import pytest\npytestmark = pytest.mark.exercise('{exercise}')\n\n@pytest.mark.point(1)\ndef test_typo(student):\n    pass\n")
+    root = make_course(
+        suite="import pytest\npytestmark = pytest.mark.exercise('{exercise}')\n\n@pytest.mark.point(1)\ndef test_typo(student):\n    pass\n"
+    )
     course = load_course(root)
     with pytest.raises(SuiteError, match="'point' not found in `markers`"):
-        grade_week(GradeRequest(course=course, week=course.weeks[0], submission=course.solutions_dir, label="solutions"))
+        grade_week(
+            GradeRequest(course=course, week=course.weeks[0], submission=course.solutions_dir, label="solutions")
+        )

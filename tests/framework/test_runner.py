@@ -28,7 +28,9 @@ HOSTILE = {
     "import_boom": "raise RuntimeError('boom at import')\n" + SOLUTION,
     "import_hang": "while True:\n    pass\n" + SOLUTION,
     "syntax": SOLUTION.replace("return 2 * x", "return 2 *"),
-    "own_class": SOLUTION.replace("return 2 * x", "class Liar:\n        def __eq__(self, other):\n            return True\n    return Liar()"),
+    "own_class": SOLUTION.replace(
+        "return 2 * x", "class Liar:\n        def __eq__(self, other):\n            return True\n    return Liar()"
+    ),
     "misspelled": SOLUTION.replace("def total(", "def totl("),
     "memory_hog": SOLUTION.replace("return 2 * x", "return bytearray(8 * 1024**3)"),
 }

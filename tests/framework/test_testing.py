@@ -40,7 +40,9 @@ def test_the_largest_error_is_reported_with_its_index_and_tolerance() -> None:
     got[3, 1] += 0.31
     got[0, 0] += 0.01
     message = failure(got, WANT, atol=1e-5, rtol=0)
-    assert message.startswith("result: max abs error 0.31 at index [3, 1] (expected 2.28571, got 2.59571; tolerance 1e-05)")
+    assert message.startswith(
+        "result: max abs error 0.31 at index [3, 1] (expected 2.28571, got 2.59571; tolerance 1e-05)"
+    )
 
 
 def test_nan_where_a_number_was_expected_names_the_index() -> None:
@@ -50,7 +52,10 @@ def test_nan_where_a_number_was_expected_names_the_index() -> None:
 
 
 def test_inf_where_a_finite_value_was_expected() -> None:
-    assert failure(torch.tensor([1.0, float("inf")]), torch.tensor([1.0, 2.0])) == "result: 2 expected at index [1], got inf"
+    assert (
+        failure(torch.tensor([1.0, float("inf")]), torch.tensor([1.0, 2.0]))
+        == "result: 2 expected at index [1], got inf"
+    )
 
 
 def test_an_expected_infinity_must_be_matched_exactly() -> None:
@@ -71,7 +76,10 @@ def test_none_suggests_a_forgotten_return() -> None:
 
 
 def test_an_array_where_a_tensor_was_expected_is_a_kind_error() -> None:
-    assert failure(WANT.numpy(), WANT) == "result: a tensor of shape (8, 5) was expected, got a NumPy array of shape (8, 5)"
+    assert (
+        failure(WANT.numpy(), WANT)
+        == "result: a tensor of shape (8, 5) was expected, got a NumPy array of shape (8, 5)"
+    )
 
 
 def test_a_named_mistake_replaces_the_error_size() -> None:

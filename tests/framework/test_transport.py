@@ -13,7 +13,7 @@ from grader.transport import MalformedMessage, UnsupportedValue, decode, encode,
 
 def test_plain_values_survive_a_roundtrip_exactly() -> None:
     value = {
-        "numbers": [1, -2**70, 0.1, math.inf, 1 + 2j, True, None],
+        "numbers": [1, -(2**70), 0.1, math.inf, 1 + 2j, True, None],
         "text": ("ünïcode", b"\x00bytes"),
         3: torch.randn(2, 3, dtype=torch.float64),
         (1, "k"): np.arange(6, dtype=np.int32).reshape(2, 3),
@@ -31,7 +31,13 @@ def test_plain_values_survive_a_roundtrip_exactly() -> None:
 
 @pytest.mark.parametrize(
     "tensor",
-    [torch.zeros(0, 4), torch.tensor(3.0), torch.ones(2, 3).t(), torch.tensor([True, False]), torch.ones(3, dtype=torch.bfloat16)],
+    [
+        torch.zeros(0, 4),
+        torch.tensor(3.0),
+        torch.ones(2, 3).t(),
+        torch.tensor([True, False]),
+        torch.ones(3, dtype=torch.bfloat16),
+    ],
     ids=["empty", "0-d", "non-contiguous", "bool", "bfloat16"],
 )
 def test_tensors_of_every_layout_come_back_equal_and_detached(tensor: torch.Tensor) -> None:
