@@ -81,17 +81,21 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
             (f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": "
         )
         line.append(outcome.message or outcome.status)
-        console.print(Padding(line, (0, 0, 0, 2)))
+        console.print(Padding(line, (0, 0, 0, 2), expand=False))
         if outcome.info.hint:
-            console.print(Padding(Text.assemble("hint: ", (outcome.info.hint, "italic"), style="cyan"), (0, 0, 0, 6)))
+            console.print(
+                Padding(
+                    Text.assemble("hint: ", (outcome.info.hint, "italic"), style="cyan"), (0, 0, 0, 6), expand=False
+                )
+            )
         if verbose and outcome.detail:
-            console.print(Padding(Text(outcome.detail.rstrip(), style="dim"), (0, 0, 0, 6)))
+            console.print(Padding(Text(outcome.detail.rstrip(), style="dim"), (0, 0, 0, 6), expand=False))
     for message, outcomes in not_started.items():
         mark, style = _MARKS["not_implemented"]
         total = points(sum(o.info.points for o in outcomes))
         tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
         line = Text.assemble((f"{mark} ", style), message, (f": {tests}, {total} pt", "dim"))
-        console.print(Padding(line, (0, 0, 0, 2)))
+        console.print(Padding(line, (0, 0, 0, 2), expand=False))
 
 
 def _total_line(result: WeekResult) -> Text:
