@@ -94,7 +94,8 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
         mark, style = _MARKS["not_implemented"]
         total = points(sum(o.info.points for o in outcomes))
         tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
-        line = Text.assemble((f"{mark} ", style), message, (f": {tests}, {total} pt", "dim"))
+        short = message.replace(f"({exercise.file}:", "(line ")  # the file is the heading above
+        line = Text.assemble((f"{mark} ", style), short, (f": {tests}, {total} pt", "dim"))
         console.print(Padding(line, (0, 0, 0, 2), expand=False))
 
 

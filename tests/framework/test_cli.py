@@ -27,8 +27,8 @@ def test_untouched_stubs_exit_1_with_one_not_implemented_line_per_function(make_
     code, out, _ = grade("week1", "--course", str(root))
     assert code == 1
     assert "exercises/week01_basics/basics.py" in out
-    assert "· double() is not implemented yet (exercises/week01_basics/basics.py:2): 1 test, 2 pt" in out
-    assert "· total() is not implemented yet (exercises/week01_basics/basics.py:6): 1 test, 1 pt" in out
+    assert "exercises/week01_basics/basics.py\n  · double() is not implemented yet (line 2): 1 test, 2 pt" in out
+    assert "· total() is not implemented yet (line 6): 1 test, 1 pt" in out
     assert "0/3 points" in out
 
 
