@@ -3,6 +3,12 @@
     grade                      every week, its points and your last score (same as grade list)
     grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
 
+Instructors:
+    grade build [WEEK]         regenerate exercises/ from solutions/ (nbgrader's ClearSolutions)
+    grade check [WEEK]         validate the course: reference 100%, stubs 0, mutants caught, …
+    grade new week15 --title T create a week (or grade new week15/exercise: add an exercise)
+    grade release --out DIR    write a student release (public tests only, no solutions)
+
 Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration error,
 130 interrupted.  Errors are rendered here and nowhere else.
 """
@@ -16,11 +22,12 @@ from pathlib import Path
 from typing import Final
 
 from rich.console import Console
+from rich.text import Text
 
 from . import __version__, report
 from .errors import GraderError
 
-COMMANDS: Final = ("list",)
+COMMANDS: Final = ("list", "build", "check", "new", "release")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
@@ -44,6 +51,31 @@ def _week_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _instructor_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"grade {command}", description=_DESCRIPTIONS[command])
+    if command in ("build", "check"):
+        parser.add_argument("week", nargs="?", help="one week (default: every week)")
+    if command == "new":
+        parser.add_argument(
+            "what", metavar="WEEK[/EXERCISE]", help="week15 to add a week, week15/name to add an exercise"
+        )
+        parser.add_argument("--title", help="the new week's title (required for a new week)")
+        parser.add_argument("--after", metavar="WEEK", help="insert the week after this one (default: last)")
+    if command == "release":
+        parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="an empty or new folder to write")
+        parser.add_argument("--with-hidden", action="store_true", help="include the hidden suites (self-study)")
+    _common(parser)
+    return parser
+
+
+_DESCRIPTIONS: Final = {
+    "build": "Regenerate exercises/ from solutions/: each solution region becomes the stub line.",
+    "check": "Validate the course and exit 1 with every problem found.",
+    "new": "Create a week, or add an exercise to a week, with a small working example.",
+    "release": "Write a repository a learner can use on their own: stubs, grader, public tests.",
+}
+
+
 def _list_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade list", description="Show every week, its points and your last score.")
     _common(parser)
@@ -64,8 +96,11 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     console = console or Console()
     err_console = err_console or Console(stderr=True)
     try:
-        if not argv or argv[0] in COMMANDS:
+        if not argv or argv[0] == "list":
             return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] in COMMANDS:
+            args = _instructor_parser(argv[0]).parse_args(argv[1:])
+            return _INSTRUCTOR_COMMANDS[argv[0]](args, console)
         if argv[0] in ("-h", "--help", "--version"):
             _week_parser().parse_args(argv)
         return _week(_week_parser().parse_args(argv), console)
@@ -100,6 +135,59 @@ def _week(args: argparse.Namespace, console: Console) -> int:
             result = grade(request, listener=progress)
         report.render_week(console, result, verbose=args.verbose)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _build(args: argparse.Namespace, console: Console) -> int:
+    from .build import build_week
+    from .grading import open_course
+
+    course = open_course(args.course)
+    weeks = (course.resolve(args.week),) if args.week else course.weeks
+    for week in weeks:
+        for built in build_week(course, week):
+            report.render_built(console, course.root, built)
+    return EXIT_PASSED
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    from .check import check_course
+    from .grading import open_course
+
+    course = open_course(args.course)
+    weeks = (course.resolve(args.week),) if args.week else None
+    with console.status("checking the course…") as status:
+        result = check_course(course, weeks=weeks, progress=lambda text: status.update(text))
+    report.render_check(console, result)
+    return EXIT_PASSED if result.ok else EXIT_FAILED
+
+
+def _new(args: argparse.Namespace, console: Console) -> int:
+    from .grading import open_course
+    from .scaffold import new_exercise, new_week
+
+    course = open_course(args.course)
+    if "/" in args.what:
+        week, exercise = args.what.split("/", 1)
+        created = new_exercise(course, week=week, name=exercise)
+    else:
+        created = new_week(course, week_id=args.what, title=args.title, after=args.after)
+    for path in created:
+        console.print(Text(f"created {path.relative_to(course.root)}", style="green"))
+    return EXIT_PASSED
+
+
+def _release(args: argparse.Namespace, console: Console) -> int:
+    from .grading import open_course
+    from .release import write_release
+
+    course = open_course(args.course)
+    with console.status("writing the release…"):
+        summary = write_release(course, out=args.out, with_hidden=args.with_hidden)
+    report.render_release(console, summary)
+    return EXIT_PASSED
+
+
+_INSTRUCTOR_COMMANDS: Final = {"build": _build, "check": _check, "new": _new, "release": _release}
 
 
 def _escape(text: str) -> str:

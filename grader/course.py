@@ -26,7 +26,9 @@ DEFAULT_MEMORY_MB: Final = 4096
 _COURSE_KEYS: Final = {"title", "exercises", "solutions", "tests"}
 _GRADING_KEYS: Final = {"timeout", "memory_limit"}
 _WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due"}
-_TOP_KEYS: Final = {"course", "grading", "weeks"}
+_TOP_KEYS: Final = {"course", "grading", "build", "weeks"}
+_BUILD_KEYS: Final = {"stub"}
+DEFAULT_STUB: Final = 'raise NotImplementedError("{name}() is not implemented yet")'
 _WEEK_ID = re.compile(r"^week(\d+)$")
 _WEEK_NUMBER_REF = re.compile(r"^(?:week|w)?0*(\d+)$", re.IGNORECASE)
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MiB|MB|GiB|GB|M|G)?\s*$", re.IGNORECASE)
@@ -38,6 +40,7 @@ class Grading:
 
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_mb: int = DEFAULT_MEMORY_MB
+    stub: str = DEFAULT_STUB  # what a solution region becomes in a stub; {name} is the function
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class _CourseParser:
         title = self._string(course, "title", where="[course]", week_index=None)
         root = self.path.parent
         folders = {k: root / str(course.get(k, k)) for k in ("exercises", "solutions", "tests")}
-        grading = self._grading(self._table("grading", required=False))
+        grading = self._grading(self._table("grading", required=False), self._table("build", required=False))
         weeks = self._weeks(folders)
         return Course(
             root=root,
@@ -159,8 +162,15 @@ class _CourseParser:
             self._fail(self._line_of_key(name), f"'{name}' must be a table [{name}]")
         return value
 
-    def _grading(self, table: dict[str, Any]) -> Grading:
+    def _grading(self, table: dict[str, Any], build: dict[str, Any]) -> Grading:
         self._reject_unknown(table, _GRADING_KEYS, table="grading", week_index=None)
+        self._reject_unknown(build, _BUILD_KEYS, table="build", week_index=None)
+        stub = build.get("stub", DEFAULT_STUB)
+        if not isinstance(stub, str) or not stub.strip():
+            self._fail(
+                self._line_of_key("stub"),
+                "[build] stub must be the code a solution region becomes, e.g. stub = 'raise NotImplementedError(\"{name}() is not implemented yet\")'",
+            )
         timeout = table.get("timeout", DEFAULT_TIMEOUT_S)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             self._fail(
@@ -168,7 +178,7 @@ class _CourseParser:
                 f"[grading] timeout = {timeout!r} must be a positive number of seconds, e.g. timeout = 10",
             )
         memory = table.get("memory_limit", DEFAULT_MEMORY_MB)
-        return Grading(timeout_s=float(timeout), memory_mb=self._memory_mb(memory))
+        return Grading(timeout_s=float(timeout), memory_mb=self._memory_mb(memory), stub=stub)
 
     def _memory_mb(self, value: object) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -8,7 +8,8 @@ that turns one into printed output and an exit code.  Messages say what is wrong
     ├── UsageError                  exit 2  bad command-line input (unknown week, bad path)
     ├── CourseError                 exit 2  course.toml is missing, malformed or disagrees with disk
     ├── SuiteError                  exit 2  a hidden suite is broken (collection error, no points)
-    └── GradingError                exit 2  the grading child could not be started or talked to
+    ├── GradingError                exit 2  the grading child could not be started or talked to
+    └── BuildError                  exit 2  solutions cannot be turned into stubs or a release
 
 Errors in *student* code are not in this tree: they are values (a failed ``TestOutcome``),
 never exceptions that reach the user, so one broken exercise cannot stop the others.
@@ -46,3 +47,7 @@ class SuiteError(GraderError):
 
 class GradingError(GraderError):
     """The grading child process failed in a way that is the grader's fault, not the learner's."""
+
+
+class BuildError(GraderError):
+    """Solutions cannot be turned into stubs, a new week or a release (bad delimiters, missing tools)."""

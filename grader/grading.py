@@ -6,12 +6,14 @@ these and renders what comes back.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import history
 from .course import Course, find_course_root, load_course
 from .errors import UsageError
+from .release import load_held_back
 from .results import TestInfo, WeekResult
 from .runner import GradeRequest, Listener, collect_tests, grade_week
 
@@ -42,6 +44,9 @@ def plan(
 def grade(request: GradeRequest, *, listener: Listener | None = None) -> WeekResult:
     """Grade the request; a full grade of the learner's own exercises/ is stored as the week's last score."""
     result = grade_week(request, listener=listener)
+    held = load_held_back(request.course.root).get(request.week.id)
+    if held is not None and held.tests:
+        result = dataclasses.replace(result, held_back_tests=held.tests, held_back_points=held.points)
     if request.submission == request.course.exercises_dir and request.exercise is None:
         history.save_score(request.course.root, result)
     return result

@@ -7,6 +7,7 @@ through ``Text`` and is never read as markup.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Final
 
 from rich import box
@@ -16,8 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from .build import BuiltFile
+from .check import CourseCheck
 from .course import Course
 from .history import StoredScore
+from .release import ReleaseSummary
 from .results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 JSON_SCHEMA_VERSION: Final = 1
@@ -47,6 +51,14 @@ def render_week(console: Console, result: WeekResult, *, verbose: bool = False) 
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
     console.print(_total_line(result))
+    if result.held_back_tests:
+        console.print(
+            Text(
+                f"+ {points(result.held_back_points)} more points in {result.held_back_tests} hidden tests, "
+                "graded by your instructor",
+                style="dim",
+            )
+        )
 
 
 def _exercise_table(result: WeekResult) -> Table:
@@ -160,6 +172,7 @@ def week_to_json(result: WeekResult) -> dict[str, Any]:
         "tests_total": result.tests_total,
         "duration_s": round(result.duration_s, 3),
         "notes": list(result.notes),
+        "held_back": {"tests": result.held_back_tests, "points": result.held_back_points},
         "exercises": [
             {
                 "name": e.name,
@@ -230,3 +243,47 @@ class LiveProgress:
         assert self.task is not None
         self.earned += outcome.points_earned
         self.progress.update(self.task, advance=1, points=f"{points(self.earned)}/{points(self.possible)} pts")
+
+
+def render_built(console: Console, root: Path, built: BuiltFile) -> None:
+    shown = built.path.relative_to(root).as_posix()
+    if not built.changed:
+        console.print(Text(f"  unchanged {shown}", style="dim"))
+        return
+    console.print(Text(f"  wrote     {shown}", style="green"))
+    if built.backup is not None:
+        console.print(
+            Text(
+                f"            (the previous version is kept in {built.backup.relative_to(root).as_posix()})",
+                style="yellow",
+            )
+        )
+
+
+def render_check(console: Console, result: CourseCheck) -> None:
+    """Every problem found, week by week, with how many mutants each suite catches."""
+    for problem in result.problems:
+        console.print(Text.assemble(("✗ ", "red"), problem))
+    for week in result.weeks:
+        mark, style = ("✓", "green") if not week.problems else ("✗", "red")
+        caught = f"{week.mutants_caught}/{len(week.mutants)} mutants caught" if week.mutants else "no mutants"
+        problems = f"{len(week.problems)} problem(s)" if week.problems else "ok"
+        console.print(Text.assemble((f"{mark} {week.week_id}", f"bold {style}"), f": {problems}, ", (caught, "dim")))
+        for problem in week.problems:
+            console.print(Padding(Text(f"- {problem}"), (0, 0, 0, 4), expand=False))
+    total = sum(len(w.problems) for w in result.weeks) + len(result.problems)
+    console.print(
+        Text(
+            "the course checks out" if result.ok else f"{total} problem(s) found",
+            style="bold green" if result.ok else "bold red",
+        )
+    )
+
+
+def render_release(console: Console, summary: ReleaseSummary) -> None:
+    kind = "self-study release (hidden tests included)" if summary.with_hidden else "student release"
+    console.print(Text(f"wrote a {kind} to {summary.out}", style="bold green"))
+    for week_id, shipped in summary.shipped_tests.items():
+        held = summary.held_back[week_id]
+        extra = f", {held.tests} held back ({points(held.points)} pt)" if held.tests else ""
+        console.print(Text(f"  {week_id}: {shipped} tests shipped{extra}"))

@@ -103,6 +103,8 @@ class WeekResult:
     exercises: tuple[ExerciseResult, ...]
     duration_s: float = 0.0
     notes: tuple[str, ...] = field(default=())  # e.g. "the grading process was restarted 2 times"
+    held_back_tests: int = 0  # in a student release: hidden tests not shipped, graded by the instructor
+    held_back_points: float = 0.0
 
     @property
     def points_earned(self) -> float:

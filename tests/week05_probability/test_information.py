@@ -45,7 +45,7 @@ def joint_table(*shape: int, seed: int) -> torch.Tensor:
 
 def mi_by_entropies(joint: torch.Tensor) -> torch.Tensor:
     """I(X; Y) = H(X) + H(Y) - H(X, Y), each entropy from torch's Categorical."""
-    joint = joint / joint.sum((-2, -1), keepdim=True)
+    joint = joint / joint.sum(dim=(-2, -1), keepdim=True)
     h_x = categorical_entropy(joint.sum(-1))
     h_y = categorical_entropy(joint.sum(-2))
     h_xy = categorical_entropy(joint.flatten(-2))

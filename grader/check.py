@@ -1,0 +1,258 @@
+"""``grade check``: everything an instructor must be able to trust about a course, checked at once.
+
+For each week: the reference scores 100%; the untouched stubs import and score 0 with every
+failure "not implemented yet"; ``exercises/`` is exactly what ``grade build`` would write; every
+test has points and every exercise has tests; no test imports exercises/ or solutions/; no hint
+quotes a line of the solution; and every mutant (one classic mistake) loses points and fails the
+test it names.  For the course: course.toml and the folders on disk agree.  Every problem is
+collected and reported; nothing stops at the first.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from .build import expected_stubs, solution_regions
+from .course import Course, Week
+from .errors import GraderError
+from .mutants import Mutant, apply_mutant, load_mutants
+from .results import WeekResult
+from .runner import GradeRequest, grade_week
+
+_WEEK_FOLDER: Final = re.compile(r"^week\d+")
+_MIN_HINT_LINE: Final = 12  # solution lines shorter than this (e.g. "return h") may appear in a hint
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    name: str
+    caught: bool  # the mutant lost points and its named test failed (with its message, if given)
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class WeekCheck:
+    week_id: str
+    problems: tuple[str, ...]
+    mutants: tuple[MutantResult, ...]
+
+    @property
+    def mutants_caught(self) -> int:
+        return sum(m.caught for m in self.mutants)
+
+
+@dataclass(frozen=True)
+class CourseCheck:
+    problems: tuple[str, ...]  # course-level: course.toml against the folders
+    weeks: tuple[WeekCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not any(w.problems for w in self.weeks)
+
+
+Progress = Callable[[str], None]
+
+
+def check_course(
+    course: Course, *, weeks: tuple[Week, ...] | None = None, workers: int = 2, progress: Progress | None = None
+) -> CourseCheck:
+    """Check the given weeks (all by default) and the course file against the folders."""
+    chosen = weeks if weeks is not None else course.weeks
+    say = progress or (lambda _: None)
+    results = []
+    for week in chosen:
+        say(f"checking {week.id}")
+        results.append(_WeekChecker(course, week, workers, say).run())
+    course_problems = _folder_problems(course) if weeks is None else []
+    return CourseCheck(problems=tuple(course_problems), weeks=tuple(results))
+
+
+def _folder_problems(course: Course) -> list[str]:
+    """Week folders on disk that course.toml does not list."""
+    known = {w.folder for w in course.weeks}
+    problems = []
+    for kind in (course.exercises_dir, course.solutions_dir, course.tests_dir):
+        if not kind.is_dir():
+            continue
+        for folder in sorted(p for p in kind.iterdir() if p.is_dir() and _WEEK_FOLDER.match(p.name)):
+            if folder.name not in known:
+                problems.append(
+                    f"{folder.relative_to(course.root)}/ is not a week of course.toml; "
+                    "add a [[weeks]] entry for it or remove the folder"
+                )
+    return problems
+
+
+class _WeekChecker:
+    def __init__(self, course: Course, week: Week, workers: int, say: Progress) -> None:
+        self.course = course
+        self.week = week
+        self.workers = workers
+        self.say = say
+        self.problems: list[str] = []
+
+    def run(self) -> WeekCheck:
+        mutants = self._load_mutants()
+        with tempfile.TemporaryDirectory(prefix="grade-check-") as scratch:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                reference = pool.submit(self._grade, self.course.solutions_dir, "solutions")
+                stubs = pool.submit(self._grade, self.course.exercises_dir, "exercises")
+                mutant_runs = [pool.submit(self._run_mutant, m, Path(scratch) / m.name) for m in mutants]
+                solved = reference.result()
+                self._check_stubs(stubs.result())
+                mutant_results = tuple(f.result() for f in mutant_runs)
+        if solved is not None:
+            self._check_reference(solved)
+            self._check_exercises_have_tests(solved)
+            self._check_hints(solved)
+        self._check_build_in_sync()
+        self._check_test_imports()
+        self.problems += [f"mutant {m.name}: {m.problem}" for m in mutant_results if not m.caught]
+        return WeekCheck(self.week.id, tuple(self.problems), mutant_results)
+
+    # -- grading runs -----------------------------------------------------------------------
+
+    def _grade(self, root: Path, label: str, exercise: str | None = None) -> WeekResult | None:
+        request = GradeRequest(self.course, self.week, root, label, exercise=exercise)
+        try:
+            return grade_week(request)
+        except GraderError as exc:
+            self.problems.append(f"grading {label}: {exc.message}")
+            return None
+
+    def _check_reference(self, result: WeekResult) -> None:
+        for exercise in result.exercises:
+            for outcome in exercise.outcomes:
+                if not outcome.passed:
+                    self.problems.append(f"the reference fails {outcome.info.id}: {outcome.status}: {outcome.message}")
+
+    def _check_stubs(self, result: WeekResult | None) -> None:
+        if result is None:
+            return
+        for exercise in result.exercises:
+            for outcome in exercise.outcomes:
+                if outcome.status != "not_implemented":
+                    what = "passes" if outcome.passed else f"ends with {outcome.status}: {outcome.message}"
+                    self.problems.append(
+                        f"on the untouched stubs {outcome.info.id} {what}; it must fail with 'not implemented yet'"
+                    )
+
+    def _load_mutants(self) -> list[Mutant]:
+        try:
+            return load_mutants(self.course.solutions_dir / self.week.folder)
+        except GraderError as exc:
+            self.problems.append(exc.message)
+            return []
+
+    def _run_mutant(self, mutant: Mutant, into: Path) -> MutantResult:
+        try:
+            root = apply_mutant(mutant, solutions=self.course.solutions_dir, week_folder=self.week.folder, into=into)
+            request = GradeRequest(self.course, self.week, root, f"mutants/{mutant.name}", exercise=mutant.module)
+            result = grade_week(request)
+        except GraderError as exc:
+            return MutantResult(mutant.name, False, exc.message)
+        self.say(f"{self.week.id}: mutant {mutant.name}")
+        if result.all_passed:
+            return MutantResult(mutant.name, False, f"scores full marks ({mutant.module}); the suite does not catch it")
+        failing = {o.info.name.split("[")[0]: o.message for e in result.exercises for o in e.outcomes if not o.passed}
+        messages = [
+            o.message
+            for e in result.exercises
+            for o in e.outcomes
+            if o.info.name.split("[")[0] == mutant.caught_by and not o.passed
+        ]
+        if mutant.caught_by not in failing:
+            failed = ", ".join(sorted(failing)) or "none"
+            return MutantResult(
+                mutant.name, False, f"loses points but {mutant.caught_by} passes (tests that fail: {failed})"
+            )
+        if mutant.message and not any(mutant.message in m for m in messages):
+            return MutantResult(
+                mutant.name,
+                False,
+                f"{mutant.caught_by} fails with {messages[0]!r}, not the expected {mutant.message!r}",
+            )
+        return MutantResult(mutant.name, True)
+
+    # -- static checks ----------------------------------------------------------------------
+
+    def _check_build_in_sync(self) -> None:
+        try:
+            expected = expected_stubs(self.course, self.week)
+        except GraderError as exc:
+            self.problems.append(exc.message)
+            return
+        for path, text in expected.items():
+            shown = path.relative_to(self.course.root).as_posix()
+            if not path.exists():
+                self.problems.append(f"{shown} is missing; run grade build {self.week.id}")
+            elif path.read_text(encoding="utf-8") != text:
+                self.problems.append(f"{shown} differs from what grade build writes; run grade build {self.week.id}")
+        folder = self.course.exercises_dir / self.week.folder
+        for extra in sorted(set(folder.glob("*.py")) - set(expected)):
+            self.problems.append(f"{extra.relative_to(self.course.root).as_posix()} has no solution in solutions/")
+
+    def _check_exercises_have_tests(self, result: WeekResult) -> None:
+        tested = {e.name for e in result.exercises}
+        modules = {p.stem for p in (self.course.solutions_dir / self.week.folder).glob("*.py") if _has_regions(p)}
+        for module in sorted(modules - tested):
+            self.problems.append(f"exercise {self.week.folder}/{module}.py has no test in tests/{self.week.folder}/")
+        for module in sorted(tested - {p.stem for p in (self.course.solutions_dir / self.week.folder).glob("*.py")}):
+            self.problems.append(
+                f"tests name the exercise '{module}', but solutions/{self.week.folder}/{module}.py does not exist"
+            )
+        if result.tests_total == 0:
+            self.problems.append(f"tests/{self.week.folder}/ has no tests")
+
+    def _check_test_imports(self) -> None:
+        for path in sorted((self.course.tests_dir / self.week.folder).glob("*.py")):
+            shown = path.relative_to(self.course.root).as_posix()
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except SyntaxError as exc:
+                self.problems.append(f"{shown}:{exc.lineno}: does not parse: {exc.msg}")
+                continue
+            forbidden = {self.course.exercises_dir.name, self.course.solutions_dir.name}
+            for node in ast.walk(tree):
+                names: list[str] = []
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    if name.split(".")[0] in forbidden:
+                        self.problems.append(
+                            f"{shown}:{node.lineno}: imports {name}; tests reach code only through the student and reference fixtures"
+                        )
+
+    def _check_hints(self, result: WeekResult) -> None:
+        solution_lines = set()
+        for path in (self.course.solutions_dir / self.week.folder).glob("*.py"):
+            try:
+                regions = solution_regions(path.read_text(encoding="utf-8"), filename=path.name)
+            except GraderError:
+                continue  # reported by the build check
+            for region in regions:
+                solution_lines |= {line.strip() for line in region.lines if len(line.strip()) >= _MIN_HINT_LINE}
+        for exercise in result.exercises:
+            for outcome in exercise.outcomes:
+                for line in solution_lines:
+                    if line in outcome.info.hint:
+                        self.problems.append(f"the hint of {outcome.info.id} quotes the solution: {line!r}")
+
+
+def _has_regions(path: Path) -> bool:
+    try:
+        return bool(solution_regions(path.read_text(encoding="utf-8"), filename=path.name))
+    except GraderError:
+        return True

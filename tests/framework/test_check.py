@@ -1,0 +1,197 @@
+"""grade check finds every problem of a course at once: one good week, one week with one of each."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.build import build_week
+from grader.check import CourseCheck, check_course
+from grader.cli import run
+from grader.course import load_course
+
+from .conftest import SUITE
+
+COURSE_TOML = """\
+[course]
+title = "Checked course"
+
+[grading]
+timeout = 5
+
+[[weeks]]
+id = "week1"
+folder = "week01_good"
+title = "Good"
+
+[[weeks]]
+id = "week2"
+folder = "week02_broken"
+title = "Broken"
+"""
+
+SOLUTION = """\
+def double(x):
+    # TODO: every entry twice.
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+
+def total(x):
+    ### BEGIN SOLUTION
+    return x.sum()
+    ### END SOLUTION
+"""
+
+GOOD_MUTANTS = """\
+[[mutants]]
+name = "triple"
+module = "basics"
+caught_by = "test_double"
+message = "max abs error"
+[[mutants.replace]]
+old = "return 2 * x"
+new = "return 3 * x"
+"""
+
+BROKEN_MUTANTS = """\
+[[mutants]]
+name = "harmless"
+module = "basics"
+caught_by = "test_double"
+[[mutants.replace]]
+old = "return 2 * x"
+new = "return x * 2"
+
+[[mutants]]
+name = "wrong_test_named"
+module = "basics"
+caught_by = "test_double"
+[[mutants.replace]]
+old = "return x.sum()"
+new = "return x.sum() * 2"
+
+[[mutants]]
+name = "stale"
+module = "basics"
+caught_by = "test_double"
+[[mutants.replace]]
+old = "return 4 * x"
+new = "return 5 * x"
+"""
+
+BROKEN_SUITE_EXTRA = """
+
+@pytest.mark.points(1)
+@pytest.mark.hint("Remember: return 2 * x")
+def test_passes_on_anything(student):
+    pass
+
+
+def _peek():
+    from solutions.week02_broken import basics  # noqa: F401
+"""
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CourseCheck]:
+    root = tmp_path_factory.mktemp("checked")
+    (root / "course.toml").write_text(COURSE_TOML)
+    for folder, mutants, extra in (
+        ("week01_good", GOOD_MUTANTS, ""),
+        ("week02_broken", BROKEN_MUTANTS, BROKEN_SUITE_EXTRA),
+    ):
+        for kind in ("solutions", "exercises", "tests"):
+            (root / kind / folder).mkdir(parents=True)
+        (root / "solutions" / folder / "basics.py").write_text(SOLUTION)
+        (root / "solutions" / folder / "mutants.toml").write_text(mutants)
+        (root / "tests" / folder / "test_basics.py").write_text(SUITE.format(exercise="basics") + extra)
+    (root / "solutions" / "week02_broken" / "orphan.py").write_text(SOLUTION)
+    course = load_course(root)
+    for week in course.weeks:
+        build_week(course, week)
+    stub = root / "exercises" / "week02_broken" / "basics.py"
+    stub.write_text(stub.read_text() + "\n# edited by hand\n")
+    (root / "exercises" / "week09_stray").mkdir()
+    return root, check_course(course)
+
+
+def problems_of(result: CourseCheck, week_id: str) -> str:
+    (week,) = [w for w in result.weeks if w.week_id == week_id]
+    return "\n".join(week.problems)
+
+
+def test_a_sound_week_checks_out_with_its_mutants_caught(checked: tuple[Path, CourseCheck]) -> None:
+    _, result = checked
+    (week,) = [w for w in result.weeks if w.week_id == "week1"]
+    assert week.problems == ()
+    assert (week.mutants_caught, len(week.mutants)) == (1, 1)
+
+
+def test_stubs_out_of_sync_with_the_solutions(checked: tuple[Path, CourseCheck]) -> None:
+    assert (
+        "exercises/week02_broken/basics.py differs from what grade build writes; run grade build week2"
+        in problems_of(checked[1], "week2")
+    )
+
+
+def test_a_mutant_the_suite_does_not_catch(checked: tuple[Path, CourseCheck]) -> None:
+    assert "mutant harmless: scores full marks (basics); the suite does not catch it" in problems_of(
+        checked[1], "week2"
+    )
+
+
+def test_a_mutant_caught_by_another_test_than_the_one_named(checked: tuple[Path, CourseCheck]) -> None:
+    assert (
+        "mutant wrong_test_named: loses points but test_double passes (tests that fail: test_total_gradient)"
+        in problems_of(checked[1], "week2")
+    )
+
+
+def test_a_mutant_whose_edit_no_longer_applies(checked: tuple[Path, CourseCheck]) -> None:
+    assert "mutant stale: mutant stale: its old text is not found in week02_broken/basics.py" in problems_of(
+        checked[1], "week2"
+    )
+
+
+def test_a_test_that_passes_on_the_untouched_stubs(checked: tuple[Path, CourseCheck]) -> None:
+    assert "test_passes_on_anything passes; it must fail with 'not implemented yet'" in problems_of(checked[1], "week2")
+
+
+def test_an_exercise_without_tests(checked: tuple[Path, CourseCheck]) -> None:
+    assert "exercise week02_broken/orphan.py has no test in tests/week02_broken/" in problems_of(checked[1], "week2")
+
+
+def test_a_test_file_importing_the_solutions(checked: tuple[Path, CourseCheck]) -> None:
+    problems = problems_of(checked[1], "week2")
+    assert "tests/week02_broken/test_basics.py:" in problems
+    assert (
+        ": imports solutions.week02_broken; tests reach code only through the student and reference fixtures"
+        in problems
+    )
+
+
+def test_a_hint_that_quotes_the_solution(checked: tuple[Path, CourseCheck]) -> None:
+    assert "quotes the solution: 'return 2 * x'" in problems_of(checked[1], "week2")
+
+
+def test_a_week_folder_that_course_toml_does_not_list(checked: tuple[Path, CourseCheck]) -> None:
+    assert checked[1].problems == (
+        "exercises/week09_stray/ is not a week of course.toml; add a [[weeks]] entry for it or remove the folder",
+    )
+
+
+def test_the_command_exits_1_and_lists_the_problems(checked: tuple[Path, CourseCheck], tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    root = tmp_path / "course"
+    shutil.copytree(checked[0], root)
+    out = io.StringIO()
+    code = run(["check", "week2", "--course", str(root)], console=Console(file=out, width=200))
+    assert code == 1
+    assert "✗ week2:" in out.getvalue() and "0/3 mutants caught" in out.getvalue()
