@@ -23,6 +23,7 @@ from .build import expected_stubs, solution_regions
 from .course import Course, Week
 from .errors import GraderError
 from .mutants import Mutant, apply_mutant, load_mutants
+from .release import leaks_in, secret_lines
 from .results import WeekResult
 from .runner import GradeRequest, grade_week
 
@@ -115,6 +116,7 @@ class _WeekChecker:
             self._check_hints(solved)
         self._check_build_in_sync()
         self._check_test_imports()
+        self._check_tests_do_not_repeat_solutions()
         self.problems += [f"mutant {m.name}: {m.problem}" for m in mutant_results if not m.caught]
         return WeekCheck(self.week.id, tuple(self.problems), mutant_results)
 
@@ -234,6 +236,17 @@ class _WeekChecker:
                         self.problems.append(
                             f"{shown}:{node.lineno}: imports {name}; tests reach code only through the student and reference fixtures"
                         )
+
+    def _check_tests_do_not_repeat_solutions(self) -> None:
+        """A test file that repeats a solution line would show it in a release."""
+        try:
+            secret = secret_lines(self.course)
+        except GraderError:
+            return  # bad delimiters: reported by the build check
+        for path in sorted((self.course.tests_dir / self.week.folder).glob("*.py")):
+            for number, line in leaks_in(path, secret):
+                shown = path.relative_to(self.course.root).as_posix()
+                self.problems.append(f"{shown}:{number} repeats a line of a solution, which a release would show: {line!r}")
 
     def _check_hints(self, result: WeekResult) -> None:
         solution_lines = set()

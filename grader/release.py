@@ -24,7 +24,7 @@ from .results import TestInfo
 from .runner import collect_tests
 
 RELEASE_FILE: Final = "release.toml"
-MIN_LEAK_LINE: Final = 16  # shorter solution lines ("return h", "return x * factor") are too common to mean a leak
+MIN_LEAK_LINE: Final = 30  # a shorter solution line ("if reduction == 'mean':") leaks only in a run of three
 _ROOT_FILES: Final = ("pyproject.toml", "conftest.py", COURSE_FILE, ".gitignore", "LICENSE")
 
 LEARNER_README: Final = """\
@@ -182,8 +182,8 @@ def load_held_back(root: Path) -> dict[str, HeldBack]:
         return {}
 
 
-def find_leaks(course: Course, out: Path) -> list[str]:
-    """Every line of a solution region (longer than a trivial line) that appears in a file of ``out``."""
+def secret_lines(course: Course) -> set[str]:
+    """Lines (stripped) that appear only inside solution regions, long enough to mean a leak."""
     secret: set[str] = set()
     outside: set[str] = set()
     for path in course.solutions_dir.rglob("*.py"):
@@ -192,14 +192,39 @@ def find_leaks(course: Course, out: Path) -> list[str]:
         inside = {n for r in regions for n in range(r.begin_line, r.end_line + 1)}
         for number, line in enumerate(text.split("\n"), start=1):
             (secret if number in inside else outside).add(line.strip())
-    secret = {s for s in secret - outside if len(s) >= MIN_LEAK_LINE and "SOLUTION" not in s}
-    leaks = []
-    framework = out / "grader"  # the framework's own source (its templates) is not course content
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and framework not in p.parents):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
+    return {s for s in secret - outside if len(s) >= 8 and "SOLUTION" not in s and not s.startswith("#")}
+
+
+def leaks_in(path: Path, secret: set[str]) -> list[tuple[int, str]]:
+    """(line number, line) of the solution lines the file at ``path`` repeats.
+
+    A long line counts alone; short ones (``if fit_intercept:``) only in a run of three or more
+    consecutive solution lines, which is how copied logic looks.
+    """
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").split("\n")]
+    except (UnicodeDecodeError, OSError):
+        return []
+    hits = [line in secret for line in lines]
+    found = []
+    for index, line in enumerate(lines):
+        if not hits[index]:
             continue
-        found = {line.strip() for line in text.split("\n")} & secret
-        leaks += [f"{path.relative_to(out)}: {line}" for line in sorted(found)]
+        start, end = index, index
+        while start > 0 and hits[start - 1]:
+            start -= 1
+        while end + 1 < len(lines) and hits[end + 1]:
+            end += 1
+        if len(line) >= MIN_LEAK_LINE or end - start >= 2:
+            found.append((index + 1, line))
+    return found
+
+
+def find_leaks(course: Course, out: Path) -> list[str]:
+    """Every line of a solution region (longer than a trivial line) that appears in a file of ``out``."""
+    secret = secret_lines(course)
+    framework = out / "grader"  # the framework's own source (its templates) is not course content
+    leaks = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and framework not in p.parents):
+        leaks += [f"{path.relative_to(out)}:{n}: {line}" for n, line in leaks_in(path, secret)]
     return leaks

@@ -122,12 +122,12 @@ def test_a_leaking_public_test_stops_the_release_and_writes_nothing(course_root:
     )
     # "return x.sum()" is short; a long solution line is what leaks:
     (leaky / "solutions" / "week01_basics" / "basics.py").write_text(
-        SOLUTION.replace("return x.sum()", "return x.sum(dim=None) + 0.0")
+        SOLUTION.replace("return x.sum()", "return x.sum(dim=None, keepdim=False) + 0.0")
     )
     course = load_course(leaky)
     build_week(course, course.weeks[0])
     test_file.write_text(
-        test_file.read_text().replace("# return x.sum()  is the answer", "return x.sum(dim=None) + 0.0")
+        test_file.read_text().replace("# return x.sum()  is the answer", "return x.sum(dim=None, keepdim=False) + 0.0")
     )
     with pytest.raises(BuildError, match="would show solution code"):
         write_release(course, out=tmp_path / "never")
@@ -154,3 +154,18 @@ def test_the_release_installs_and_grades_on_its_own(release: ReleaseSummary, tmp
     assert "0/2 points" in done.stdout
     assert "+ 4 more points in 2 hidden tests, graded by your instructor" in done.stdout
     assert "double() is not implemented yet" in done.stdout
+
+
+def test_short_common_lines_leak_only_as_a_run(tmp_path: Path) -> None:
+    from grader.release import leaks_in
+
+    secret = {"if reduction == 'mean':", "return loss.mean()", "return loss.sum()", "denominator = keep.sum().clamp(min=1)"}
+    alone = tmp_path / "alone.py"
+    alone.write_text("if reduction == 'mean':\n    pass\n")
+    assert leaks_in(alone, secret) == []
+    run = tmp_path / "run.py"
+    run.write_text("if reduction == 'mean':\n    return loss.mean()\nreturn loss.sum()\n")
+    assert [n for n, _ in leaks_in(run, secret)] == [1, 2, 3]
+    long_line = tmp_path / "long.py"
+    long_line.write_text("x = 1\ndenominator = keep.sum().clamp(min=1)\n")
+    assert leaks_in(long_line, secret) == [(2, "denominator = keep.sum().clamp(min=1)")]
