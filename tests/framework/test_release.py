@@ -159,7 +159,12 @@ def test_the_release_installs_and_grades_on_its_own(release: ReleaseSummary, tmp
 def test_short_common_lines_leak_only_as_a_run(tmp_path: Path) -> None:
     from grader.release import leaks_in
 
-    secret = {"if reduction == 'mean':", "return loss.mean()", "return loss.sum()", "denominator = keep.sum().clamp(min=1)"}
+    secret = {
+        "if reduction == 'mean':",
+        "return loss.mean()",
+        "return loss.sum()",
+        "denominator = keep.sum().clamp(min=1)",
+    }
     alone = tmp_path / "alone.py"
     alone.write_text("if reduction == 'mean':\n    pass\n")
     assert leaks_in(alone, secret) == []
