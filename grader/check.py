@@ -246,7 +246,9 @@ class _WeekChecker:
         for path in sorted((self.course.tests_dir / self.week.folder).glob("*.py")):
             for number, line in leaks_in(path, secret):
                 shown = path.relative_to(self.course.root).as_posix()
-                self.problems.append(f"{shown}:{number} repeats a line of a solution, which a release would show: {line!r}")
+                self.problems.append(
+                    f"{shown}:{number} repeats a line of a solution, which a release would show: {line!r}"
+                )
 
     def _check_hints(self, result: WeekResult) -> None:
         solution_lines = set()

@@ -24,7 +24,8 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 DEFAULT_MEMORY_MB: Final = 4096
 
 _COURSE_KEYS: Final = {"title", "exercises", "solutions", "tests"}
-_GRADING_KEYS: Final = {"timeout", "memory_limit"}
+_GRADING_KEYS: Final = {"timeout", "memory_limit", "sandbox"}
+SANDBOXES: Final = ("process", "in-process")
 _WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due"}
 _TOP_KEYS: Final = {"course", "grading", "build", "weeks"}
 _BUILD_KEYS: Final = {"stub"}
@@ -41,6 +42,7 @@ class Grading:
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_mb: int = DEFAULT_MEMORY_MB
     stub: str = DEFAULT_STUB  # what a solution region becomes in a stub; {name} is the function
+    sandbox: str = "process"  # where learner code runs: a confined process, or the grading process
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,13 @@ class _CourseParser:
                 f"[grading] timeout = {timeout!r} must be a positive number of seconds, e.g. timeout = 10",
             )
         memory = table.get("memory_limit", DEFAULT_MEMORY_MB)
-        return Grading(timeout_s=float(timeout), memory_mb=self._memory_mb(memory), stub=stub)
+        sandbox = table.get("sandbox", "process")
+        if sandbox not in SANDBOXES:
+            self._fail(
+                self._line_of_key("sandbox"),
+                f'[grading] sandbox = {sandbox!r}; write sandbox = "process" (default) or "in-process"',
+            )
+        return Grading(timeout_s=float(timeout), memory_mb=self._memory_mb(memory), stub=stub, sandbox=sandbox)
 
     def _memory_mb(self, value: object) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -26,7 +26,16 @@ import pytest
 from . import transport
 from .course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
 from .results import Status, TestInfo, info_to_dict
-from .sandbox import ExerciseProxy, InProcessBackend, StudentCodeError, Submission, TestTimeout
+from .sandbox import (
+    Backend,
+    ExerciseProxy,
+    InProcessBackend,
+    ProcessBackend,
+    StudentCodeError,
+    Submission,
+    TestTimeout,
+    Zygote,
+)
 
 MARKERS: Final = (
     "points(n): the points a test is worth (required on every graded test; a positive number)",
@@ -52,16 +61,40 @@ class Settings:
     skip: frozenset[str]
     exercise: str | None
     events: EventStream
-    backends: dict[str, InProcessBackend] = field(default_factory=dict)
+    sandbox: str = "in-process"
+    memory_mb: int = 4096
+    zygote: Zygote | None = None
+    backends: dict[str, Backend] = field(default_factory=dict)
     loaded: set[tuple[str, str]] = field(default_factory=set)
 
-    def backend(self, role: str) -> InProcessBackend:
+    def backend(self, role: str) -> Backend:
+        """The reference always runs here (it is trusted); the student's code where --grade-sandbox says."""
         if role not in self.backends:
-            submission, package = (
-                (self.student, STUDENT_PACKAGE) if role == "student" else (self.reference, REFERENCE_PACKAGE)
-            )
-            self.backends[role] = InProcessBackend(submission, package)
+            if role == "student" and self.zygote is not None:
+                self.backends[role] = ProcessBackend(self.zygote, self._sandbox_settings())
+            elif role == "student":
+                self.backends[role] = InProcessBackend(self.student, STUDENT_PACKAGE)
+            else:
+                self.backends[role] = InProcessBackend(self.reference, REFERENCE_PACKAGE)
         return self.backends[role]
+
+    def _sandbox_settings(self) -> dict[str, Any]:
+        return {
+            "submission": str(self.student.root),
+            "label": self.student.label,
+            "package": STUDENT_PACKAGE,
+            "memory_mb": self.memory_mb,
+            "cpu_s": int(max(60, 10 * self.timeout_s)),
+            "output_mb": 64,
+            "max_processes": 256,
+        }
+
+    def close(self) -> None:
+        for backend in self.backends.values():
+            if isinstance(backend, ProcessBackend):
+                backend.stop()
+        if self.zygote is not None:
+            self.zygote.close()
 
 
 class EventStream:
@@ -94,12 +127,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-events-fd", type=int, metavar="FD", help="stream JSON events to this file descriptor")
     group.addoption("--grade-skip", metavar="FILE", help="JSON list of test ids already graded")
     group.addoption("--grade-exercise", metavar="NAME", help="grade only this exercise")
+    group.addoption(
+        "--grade-sandbox",
+        choices=("in-process", "process"),
+        default="in-process",
+        help="where student code runs: here, or in a confined process forked from a zygote",
+    )
+    group.addoption("--grade-memory-mb", type=int, default=4096, metavar="MB", help="the sandbox's memory limit")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     settings = _read_settings(config)
+    if settings.sandbox == "process":  # the zygote imports torch in parallel with collection
+        hide = [config.rootpath, settings.reference.root, settings.student.root]
+        settings.zygote = Zygote.start(hide=hide)
+        settings.events.emit("confinement", text=settings.zygote.confinement)
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
 
@@ -107,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
     if collector is not None:
+        collector.settings.close()
         collector.settings.events.emit("done")
         config.pluginmanager.unregister(collector)
 
@@ -125,6 +170,8 @@ def _read_settings(config: pytest.Config) -> Settings:
         skip=skip,
         exercise=config.getoption("grade_exercise"),
         events=EventStream(config.getoption("grade_events_fd")),
+        sandbox=config.getoption("grade_sandbox"),
+        memory_mb=config.getoption("grade_memory_mb"),
     )
 
 

@@ -50,6 +50,8 @@ def render_week(console: Console, result: WeekResult, *, verbose: bool = False) 
         _render_failures(console, exercise, verbose=verbose)
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
+    if verbose and result.confinement:
+        console.print(Text(f"your code ran under: {result.confinement}", style="dim"))
     console.print(_total_line(result))
     if result.held_back_tests:
         console.print(
@@ -172,6 +174,7 @@ def week_to_json(result: WeekResult) -> dict[str, Any]:
         "tests_total": result.tests_total,
         "duration_s": round(result.duration_s, 3),
         "notes": list(result.notes),
+        "confinement": result.confinement,
         "held_back": {"tests": result.held_back_tests, "points": result.held_back_points},
         "exercises": [
             {

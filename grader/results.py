@@ -105,6 +105,7 @@ class WeekResult:
     notes: tuple[str, ...] = field(default=())  # e.g. "the grading process was restarted 2 times"
     held_back_tests: int = 0  # in a student release: hidden tests not shipped, graded by the instructor
     held_back_points: float = 0.0
+    confinement: str = ""  # how the learner's code was confined (shown by grade -v)
 
     @property
     def points_earned(self) -> float:

@@ -121,6 +121,7 @@ class _Run:
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     restarts: int = 0
+    confinement: str = "none: the learner's code ran in the grading process"
 
     def execute(self) -> None:
         with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
@@ -183,6 +184,8 @@ class _Run:
             state.current = self.tests[event["id"]]
             state.started = time.monotonic()
             self.listener.started(state.current)
+        elif kind == "confinement":
+            self.confinement = str(event["text"])
         elif kind == "importing":
             state.importing = event["exercise"]
         elif kind == "imported":
@@ -278,6 +281,7 @@ class _Run:
             ),
             duration_s=duration,
             notes=notes,
+            confinement=self.confinement,
         )
 
 
@@ -313,7 +317,8 @@ class _Child:
             *map(str, paths), f"--rootdir={course.root}", "-p", "grader.plugin", "-p", "no:cacheprovider",
             "--import-mode=importlib", "--strict-markers", "-q", "-s", "--grade-mode",
             f"--grade-events-fd={write_fd}", f"--reference={course.solutions_dir}",
-            f"--grade-timeout={course.grading.timeout_s}", *options,
+            f"--grade-timeout={course.grading.timeout_s}", f"--grade-sandbox={course.grading.sandbox}",
+            f"--grade-memory-mb={course.grading.memory_mb}", *options,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONFAULTHANDLER": "1"}
         try:

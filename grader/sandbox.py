@@ -22,6 +22,9 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import shutil
+import socket
+import struct
 import sys
 import textwrap
 import traceback
@@ -32,7 +35,7 @@ from typing import Any, Callable, Final, Literal, Protocol
 
 from . import transport
 
-ErrorStatus = Literal["not_implemented", "error", "missing", "import_error", "bad_return"]
+ErrorStatus = Literal["not_implemented", "error", "missing", "import_error", "bad_return", "crashed"]
 MESSAGE_LIMIT: Final = 300
 _PROBE_GLOBALS: Final = ("torch", "nn", "F", "np", "math")
 
@@ -338,6 +341,380 @@ class ExerciseProxy:
 
     def __repr__(self) -> str:
         return f"<{self._label} module {self._week}/{self._exercise}.py>"
+
+
+# -- the sandbox process ------------------------------------------------------------------------
+
+_FRAME = struct.Struct("<Q")
+OUTPUT_FILE: Final = "output.txt"
+
+
+def send_frame(channel: socket.socket, payload: bytes) -> None:
+    channel.sendall(_FRAME.pack(len(payload)) + payload)
+
+
+def recv_frame(channel: socket.socket) -> bytes:
+    """One length-prefixed message; EOFError when the other side is gone."""
+    header = _recv_exactly(channel, _FRAME.size)
+    (length,) = _FRAME.unpack(header)
+    if length > transport.MAX_BYTES + (1 << 20):
+        raise EOFError("oversized frame")
+    return _recv_exactly(channel, length)
+
+
+def _recv_exactly(channel: socket.socket, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = channel.recv(min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def serve(channel_fd: int, settings: dict[str, Any]) -> None:
+    """The sandbox: confine this (freshly forked) process, then execute requests until EOF."""
+    import faulthandler
+    import os
+    import resource
+    import signal
+
+    os.setsid()  # its own process group: the zygote kills everything it starts at once
+    workdir = Path(settings["workdir"])  # holds a copy of the learner's files of this week only
+    os.chdir(workdir)
+    output = os.open(workdir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    faulthandler.enable()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a flood fails its write() instead of killing
+    limits = {
+        resource.RLIMIT_AS: settings["memory_mb"] << 20,
+        resource.RLIMIT_CPU: settings["cpu_s"],
+        resource.RLIMIT_FSIZE: settings["output_mb"] << 20,
+        resource.RLIMIT_NPROC: settings["max_processes"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for kind, value in limits.items():
+        try:
+            resource.setrlimit(kind, (value, value))
+        except (ValueError, OSError):
+            pass  # a limit this platform (or a root user, for NPROC) does not enforce
+    _drop_root(allowed=bool(settings.get("drop_root")))
+    channel = socket.socket(fileno=channel_fd)
+    side = StudentSide(Submission(workdir, settings["label"]), settings["package"])
+    while True:
+        try:
+            request = recv_frame(channel)
+        except (EOFError, OSError):
+            return
+        send_frame(channel, side.execute(request))
+
+
+NOBODY: Final = 65534
+
+
+def _drop_root(*, allowed: bool) -> None:
+    """As root, become ``nobody``: the process limit applies (root is exempt from it) and no file
+    of the course, the grader or the gradebook is writable.  Where nobody could not read Python
+    itself (an interpreter under /root), stay root but refuse new processes at the Python level,
+    so a fork bomb cannot outrun the time limit.  A learner's laptop runs unprivileged anyway."""
+    import os
+
+    if os.getuid() != 0:
+        return
+    if allowed:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        return
+    _refuse_new_processes()
+
+
+def _refuse_new_processes() -> None:
+    import os
+    import subprocess
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("the grading sandbox does not allow starting processes")
+
+    for name in (
+        "fork",
+        "forkpty",
+        "posix_spawn",
+        "posix_spawnp",
+        "system",
+        "execv",
+        "execve",
+        "execvp",
+        "execvpe",
+        "spawnv",
+        "spawnve",
+    ):
+        if hasattr(os, name):
+            setattr(os, name, refuse)
+    subprocess.Popen.__init__ = refuse  # type: ignore[method-assign]
+
+
+class ProcessBackend:
+    """Runs StudentSide in a sandbox process forked from the zygote, one sandbox per exercise.
+
+    The trusted process only ever receives transport messages.  A sandbox that crashes or
+    exits fails the running test with what happened; a time-out (the plugin's alarm, raised
+    while this side waits) kills it; either way the next call gets a fresh sandbox.
+    """
+
+    def __init__(self, zygote: Zygote, settings: dict[str, Any]) -> None:
+        self.zygote = zygote
+        self.settings = settings
+        self.channel: socket.socket | None = None
+        self.pid = 0
+        self.exercise: tuple[str, str] | None = None
+        self.workdir: Path | None = None
+        self.import_failures: dict[tuple[str, str], StudentCodeError] = {}
+
+    def execute(self, request: bytes) -> bytes:
+        decoded = transport.decode(request)
+        exercise = (decoded["week"], decoded["exercise"])
+        if exercise in self.import_failures:
+            raise self.import_failures[exercise]
+        if self.channel is None or exercise != self.exercise:
+            self.stop()
+            self._start(exercise)
+        assert self.channel is not None
+        try:
+            send_frame(self.channel, request)
+            reply = recv_frame(self.channel)
+            transport.decode(reply[1:])  # a forged or garbled reply ends this sandbox, not later tests
+            if reply[:1] not in (b"K", b"E"):
+                raise transport.MalformedMessage("unknown reply tag")
+            return reply
+        except transport.MalformedMessage:
+            self.stop()
+            raise StudentCodeError(
+                "error", "your code sent back something that is not a value (it wrote to the grader's channel?)"
+            ) from None
+        except TestTimeout as exc:
+            self.stop()
+            if decoded["op"] == "load":  # the file itself hangs: every test of it would
+                shown = f"{self.settings['label']}/{exercise[0]}/{exercise[1]}.py"
+                self.import_failures[exercise] = StudentCodeError(
+                    "import_error",
+                    f"importing {shown} took longer than {exc.seconds:g} s; does it run code at import time?",
+                )
+            raise
+        except (EOFError, OSError):
+            code = self.stop()
+            raise StudentCodeError("crashed", _crash_message(code) + self._where_it_crashed()) from None
+
+    def _start(self, exercise: tuple[str, str]) -> None:
+        import shutil
+        import tempfile
+
+        self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.zygote.base))
+        week = exercise[0]
+        shutil.copytree(
+            Path(self.settings["submission"]) / week, self.workdir / week, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        _give_to_nobody(self.workdir)
+        settings = {**self.settings, "week": week, "workdir": str(self.workdir)}
+        self.channel, self.pid = self.zygote.spawn(settings)
+        self.exercise = exercise
+
+    def stop(self) -> int | None:
+        """End the current sandbox (if any) and return how it ended."""
+
+        if self.channel is None:
+            return None
+        self.channel.close()
+        self.channel = None
+        return self.zygote.stop(self.pid)
+
+    def _where_it_crashed(self) -> str:
+        """`` at exercises/week/x.py:8``, from the fault handler's dump in the sandbox's output."""
+        import re
+
+        if self.workdir is None:
+            return ""
+        try:
+            text = (self.workdir / OUTPUT_FILE).read_text(errors="replace")[-32000:]
+        except OSError:
+            return ""
+        root = str(self.workdir)
+        for path, line in re.findall(r'File "([^"]+)", line (\d+)', text[text.rfind("Fatal Python error") :]):
+            if path.startswith(root + "/"):
+                return f" at {self.settings['label']}{path[len(root) :]}:{line}"
+        return ""
+
+
+def _give_to_nobody(folder: Path) -> None:
+    """The sandbox drops root (see ``_drop_root``); its private folder must stay its own."""
+    import os
+
+    if os.getuid() != 0:
+        return
+    for path in [folder, *folder.rglob("*")]:  # harmless where the sandbox stays root
+        os.chown(path, NOBODY, NOBODY)
+
+
+def _crash_message(code: int | None) -> str:
+    import signal
+
+    if code is None:
+        return "the sandbox stopped answering"
+    if code >= 0:
+        return f"the sandbox exited with code {code} during this test (os._exit or a kill?); a function must return its result"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = str(-code)
+    names = {
+        "SIGSEGV": "segmentation fault",
+        "SIGBUS": "bus error",
+        "SIGFPE": "floating-point exception",
+        "SIGABRT": "abort",
+        "SIGKILL": "killed, for example for using too much memory",
+        "SIGXCPU": "CPU time limit",
+    }
+    return f"crashed the sandbox ({names.get(name, name)})"
+
+
+class Zygote:
+    """The trusted side's handle on the zygote process (see ``grader._zygote``)."""
+
+    def __init__(self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path]) -> None:
+        self.process = process
+        self.control = control
+        self.replies = control.makefile("rb")
+        self.base = base  # sandboxes' working folders live here (the only writable place they see)
+        self.confinement = confinement
+        self.hide = hide
+
+    @classmethod
+    def start(cls, *, hide: list[Path]) -> Zygote:
+        """Start the zygote, under bubblewrap when it works here, with ``hide`` made invisible."""
+        import tempfile
+
+        base = Path(tempfile.mkdtemp(prefix="grade-sandboxes-"))
+        base.chmod(0o711)  # a sandbox running as nobody must reach its own folder inside
+        zygote = cls(None, socket.socket(), base, "", hide)
+        zygote._launch()
+        return zygote
+
+    def _launch(self) -> None:
+        import os
+        import subprocess
+        import sys
+
+        ours, theirs = socket.socketpair()
+        command = [sys.executable, "-m", "grader._zygote", str(theirs.fileno())]
+        self.confinement = "rlimits only (bubblewrap is not installed: your code could read the course's files)"
+        if shutil.which("bwrap") and _bwrap_works():
+            command = _bwrap_command(hide=self.hide, base=self.base) + command
+            self.confinement = "bubblewrap (no network, private /tmp, course folders hidden) and rlimits"
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            cwd=self.base,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        theirs.close()
+        self.control = ours
+        self.replies = ours.makefile("rb")
+
+    def spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+        """A new sandbox; a zygote that a sandbox managed to kill is started again, once."""
+        try:
+            return self._spawn(settings)
+        except OSError:
+            self.process.kill()
+            self.process.wait()
+            self._launch()
+        try:
+            return self._spawn(settings)
+        except OSError as exc:
+            raise StudentCodeError(
+                "error", f"the sandbox could not be started ({exc}); this is the grader's fault"
+            ) from None
+
+    def _spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+        import json
+
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(
+                self.control, [json.dumps({"op": "spawn", "settings": settings}).encode()], [theirs.fileno()]
+            )
+            line = self.replies.readline()
+            if not line:
+                raise ConnectionError("the zygote is gone")
+            return ours, int(json.loads(line)["pid"])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+
+    def stop(self, pid: int) -> int | None:
+        """Kill the sandbox ``pid`` and everything it started; its exit code (negative: a signal)."""
+        import json
+
+        try:
+            self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode())
+            return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def close(self) -> None:
+        import shutil
+
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _bwrap_works() -> bool:
+    """bwrap may be installed but not allowed (no user namespaces in some containers)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "true"], capture_output=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
+    """Read-only system, no network, own PID namespace, private /tmp, the course folders hidden.
+
+    The grader package stays visible (read-only) even when it lives inside a hidden folder, as it
+    does in an editable install of the course repository.
+    """
+    import grader
+
+    package = Path(grader.__file__).resolve().parent
+    command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    command += [
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+    ]
+    for folder in hide:
+        command += ["--tmpfs", str(folder.resolve())]
+    command += ["--ro-bind", str(package), str(package), "--bind", str(base), str(base)]
+    return command
 
 
 def probe_source(probe: Callable[..., Any]) -> tuple[str, str]:

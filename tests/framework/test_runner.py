@@ -36,14 +36,16 @@ HOSTILE = {
 }
 
 
-@pytest.fixture(scope="module")
-def hostile_result(tmp_path_factory: pytest.TempPathFactory) -> WeekResult:
+@pytest.fixture(scope="module", params=["process", "in-process"])
+def hostile_result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> WeekResult:
+    """The hostile week graded with learner code in a sandbox process, and in the grading process."""
     from .conftest import COURSE_TOML, SUITE
 
     root = tmp_path_factory.mktemp("hostile")
     for kind in ("tests", "solutions", "exercises"):
         (root / kind / "week01_basics").mkdir(parents=True)
-    (root / "course.toml").write_text(COURSE_TOML.format(timeout=2))
+    toml = COURSE_TOML.format(timeout=2).replace("[grading]\n", f'[grading]\nsandbox = "{request.param}"\n')
+    (root / "course.toml").write_text(toml)
     for name, source in HOSTILE.items():
         (root / "solutions" / "week01_basics" / f"{name}.py").write_text(SOLUTION)
         (root / "exercises" / "week01_basics" / f"{name}.py").write_text(source)
@@ -90,7 +92,7 @@ def test_os_exit_is_a_crash_not_a_pass(hostile_result: WeekResult) -> None:
 def test_a_segfault_is_a_crash_that_names_the_learners_line(hostile_result: WeekResult) -> None:
     status, message = outcomes(hostile_result, "segfault")["test_double"]
     assert status == "crashed"
-    assert message.startswith("crashed the process (segmentation fault)")
+    assert message.startswith(("crashed the process (segmentation fault)", "crashed the sandbox (segmentation fault)"))
     assert "exercises/week01_basics/segfault.py:" in message
     assert outcomes(hostile_result, "segfault")["test_total_gradient"][0] == "passed"
 
@@ -143,8 +145,9 @@ def test_the_memory_limit_stops_a_huge_allocation(hostile_result: WeekResult) ->
     assert "MemoryError" in message
 
 
-def test_restarts_are_noted(hostile_result: WeekResult) -> None:
-    assert any("restarted" in note for note in hostile_result.notes)
+def test_crashes_restart_the_grading_process_only_without_a_sandbox(hostile_result: WeekResult) -> None:
+    sandboxed = "sandbox" in outcomes(hostile_result, "segfault")["test_double"][1]
+    assert any("restarted" in note for note in hostile_result.notes) != sandboxed
 
 
 def test_no_crash_or_timeout_ever_earns_points(hostile_result: WeekResult) -> None:

@@ -1,0 +1,113 @@
+"""The zygote: a process that imports torch and NumPy once, never computes, and forks sandboxes.
+
+Started by the trusted grading process as ``python -m grader._zygote FD`` (under bubblewrap where
+available), it waits on the control socket FD.  Each ``spawn`` message carries, as an SCM_RIGHTS
+file descriptor, one end of a fresh socket pair plus the sandbox's settings; the zygote forks a
+sandbox that applies its limits, moves into a private copy of the learner's files and serves
+requests on that socket (``sandbox.serve``).  Forking from a process that has imported but not
+computed keeps a sandbox's start cheap and fork-safe (OpenMP and torch's thread pools are not
+fork-safe once they have run work).  ``stop`` kills a sandbox (its whole process group) and reports how it
+ended, so the trusted side can say "segmentation fault" rather than "died".  Kills go through
+the zygote because under bubblewrap the sandboxes live in their own PID namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+
+def main(control_fd: int) -> None:
+    import numpy  # noqa: F401 - imported once here, inherited by every sandbox
+    import torch  # noqa: F401
+
+    from . import sandbox  # noqa: F401 - the server code, imported before any fork
+
+    control = socket.socket(fileno=control_fd)
+    ended: dict[int, int] = {}
+    can_drop_root = os.getuid() == 0 and _nobody_can_run_python()
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+        except OSError:
+            return
+        if not message:
+            return  # the trusted process is gone
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            request["settings"]["drop_root"] = can_drop_root
+            pid = _spawn(request, fds[0], control)
+            os.close(fds[0])
+            control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        elif request["op"] == "stop":  # kill a sandbox's whole process group, then reap it
+            try:
+                os.killpg(request["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            control.sendall(json.dumps({"status": _status(request["pid"], ended)}).encode() + b"\n")
+
+
+def _spawn(request: dict[str, Any], channel_fd: int, control: socket.socket) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:  # the sandbox
+        control.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        from .sandbox import serve
+
+        serve(channel_fd, request["settings"])
+    except BaseException:  # noqa: BLE001 - a sandbox that cannot serve says why in its output
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _nobody_can_run_python() -> bool:
+    """Whether a sandbox that drops root to ``nobody`` can still read Python, torch and the grader
+    (not when they live under /root, as with pyenv as root); checked once, in a throwaway child."""
+    import torch
+
+    from . import sandbox
+
+    folders = [os.path.dirname(os.__file__), os.path.dirname(torch.__file__), os.path.dirname(sandbox.__file__)]
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            ok = all(os.access(f, os.R_OK | os.X_OK) for f in folders)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _status(pid: int, ended: dict[int, int]) -> int | None:
+    """The exit code of a sandbox that ended, negative for a signal (None if it will not end)."""
+    if pid not in ended:
+        for _ in range(200):  # the trusted side asks once the channel closed: it ends within moments
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if done:
+                ended[pid] = os.waitstatus_to_exitcode(status)
+                break
+            time.sleep(0.01)
+        else:
+            return None
+    return ended[pid]
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
