@@ -31,19 +31,12 @@ from typing import IO, Any, Final, Protocol
 from .course import Course, Week
 from .errors import GradingError, SuiteError
 from .results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
+from .sandbox import crash_message
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
 IDLE_LIMIT_S: Final = 300.0  # no event for this long outside a test (collection, start-up): give up
 OUTPUT_TAIL: Final = 32000
 _FRAME_LINE: Final = re.compile(r'File "([^"]+)", line (\d+)')
-_SIGNALS: Final = {
-    signal.SIGSEGV: "crashed the process (segmentation fault)",
-    signal.SIGBUS: "crashed the process (bus error)",
-    signal.SIGFPE: "crashed the process (floating-point exception)",
-    signal.SIGILL: "crashed the process (illegal instruction)",
-    signal.SIGABRT: "aborted the process (SIGABRT)",
-    signal.SIGKILL: "the process was killed (SIGKILL), for example for using too much memory",
-}
 
 
 class Listener(Protocol):
@@ -226,7 +219,7 @@ class _Run:
         if state.current is None:
             return
         frames = self._learner_frames(child.output_tail())
-        message = _death_message(code) + (f" at {frames[0]}" if frames else "")
+        message = crash_message(code, what="the process") + (f" at {frames[0]}" if frames else "")
         detail = "\n".join(f"in {frame}" for frame in frames)
         self._record(TestOutcome(state.current, "crashed", message, detail, time.monotonic() - state.started))
         self._fail_import(state, f"{message} while importing it")
@@ -393,13 +386,3 @@ class _Child:
         size = self.output.tell()
         self.output.seek(max(0, size - OUTPUT_TAIL))
         return self.output.read().decode("utf-8", "replace")
-
-
-def _death_message(code: int) -> str:
-    if code >= 0:
-        return f"the process exited with code {code} during this test (os._exit?); a function must return its result, not exit"
-    try:
-        killed_by = signal.Signals(-code)
-    except ValueError:
-        return f"the process was killed by signal {-code}"
-    return _SIGNALS.get(killed_by, f"the process was killed by signal {killed_by.name}")

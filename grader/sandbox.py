@@ -507,7 +507,7 @@ class ProcessBackend:
             raise
         except (EOFError, OSError):
             code = self.stop()
-            raise StudentCodeError("crashed", _crash_message(code) + self._where_it_crashed()) from None
+            raise StudentCodeError("crashed", crash_message(code) + self._where_it_crashed()) from None
 
     def _start(self, exercise: tuple[str, str]) -> None:
         import shutil
@@ -559,13 +559,16 @@ def _give_to_nobody(folder: Path) -> None:
         os.chown(path, NOBODY, NOBODY)
 
 
-def _crash_message(code: int | None) -> str:
+def crash_message(code: int | None, *, what: str = "the sandbox") -> str:
+    """What a process's end means for the learner: an exit code, or a signal (negative code)."""
     import signal
 
     if code is None:
-        return "the sandbox stopped answering"
+        return f"{what} stopped answering"
     if code >= 0:
-        return f"the sandbox exited with code {code} during this test (os._exit or a kill?); a function must return its result"
+        return (
+            f"{what} exited with code {code} during this test (os._exit or a kill?); a function must return its result"
+        )
     try:
         name = signal.Signals(-code).name
     except ValueError:
@@ -574,11 +577,12 @@ def _crash_message(code: int | None) -> str:
         "SIGSEGV": "segmentation fault",
         "SIGBUS": "bus error",
         "SIGFPE": "floating-point exception",
+        "SIGILL": "illegal instruction",
         "SIGABRT": "abort",
         "SIGKILL": "killed, for example for using too much memory",
         "SIGXCPU": "CPU time limit",
     }
-    return f"crashed the sandbox ({names.get(name, name)})"
+    return f"crashed {what} ({names.get(name, name)})"
 
 
 class Zygote:
