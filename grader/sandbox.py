@@ -700,25 +700,29 @@ def _bwrap_works() -> bool:
 def _bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
     """Read-only system, no network, own PID namespace, private /tmp, the course folders hidden.
 
-    The grader package stays visible (read-only) even when it lives inside a hidden folder, as it
-    does in an editable install of the course repository.
+    Python's environment (a .venv inside the course, or one under /tmp) and the grader package stay
+    visible, read-only, even where they live inside a hidden folder (an editable install).
     """
+    import sys
+
     import grader
 
     package = Path(grader.__file__).resolve().parent
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    command += [
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--die-with-parent",
-        "--new-session",
-    ]
-    for folder in hide:
-        command += ["--tmpfs", str(folder.resolve())]
-    command += ["--ro-bind", str(package), str(package), "--bind", str(base), str(base)]
-    return command
+    command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
+    command += ["--new-session"]
+    hidden = [folder.resolve() for folder in hide]
+    visible = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {package})
+    # A visible folder that contains a hidden one is mounted first, so the hiding still applies.
+    outer = [v for v in visible if any(h == v or v in h.parents for h in hidden)]
+    for folder in outer:
+        command += ["--ro-bind", str(folder), str(folder)]
+    for folder in hidden:
+        command += ["--tmpfs", str(folder)]
+    for folder in visible:
+        if folder not in outer:
+            command += ["--ro-bind", str(folder), str(folder)]
+    return command + ["--bind", str(base), str(base)]
 
 
 def probe_source(probe: Callable[..., Any]) -> tuple[str, str]:

@@ -350,3 +350,17 @@ def test_the_attacks_fail_for_the_right_reasons(attacked: tuple) -> None:  # typ
     }
     for attack, status in expect.items():
         assert outcomes(result, attack)["test_answer"][0] == status, (attack, outcomes(result, attack))
+
+
+def test_python_stays_visible_without_uncovering_a_hidden_course(tmp_path: Path) -> None:
+    """A venv that contains the course (or lives under /tmp) is mounted before the course is hidden."""
+    import sys
+
+    from grader.sandbox import _bwrap_command
+
+    course = Path(sys.prefix).resolve() / "my-course"
+    command = _bwrap_command(hide=[course], base=tmp_path)
+    binds = [command[i + 1] for i, word in enumerate(command) if word == "--ro-bind"]
+    hides = [command[i + 1] for i, word in enumerate(command) if word == "--tmpfs"]
+    assert str(Path(sys.prefix).resolve()) in binds and str(course) in hides
+    assert command.index(str(Path(sys.prefix).resolve())) < command.index(str(course))
