@@ -19,7 +19,10 @@ def _apply_memory_limit(megabytes: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):  # macOS does not enforce RLIMIT_AS: the time limit still applies
+        pass
 
 
 def main(argv: list[str]) -> int:
