@@ -164,14 +164,11 @@ class _WeekChecker:
         self.say(f"{self.week.id}: mutant {mutant.name}")
         if result.all_passed:
             return MutantResult(mutant.name, False, f"scores full marks ({mutant.module}); the suite does not catch it")
-        failing = {o.info.name.split("[")[0]: o.message for e in result.exercises for o in e.outcomes if not o.passed}
-        messages = [
-            o.message
-            for e in result.exercises
-            for o in e.outcomes
-            if o.info.name.split("[")[0] == mutant.caught_by and not o.passed
-        ]
-        if mutant.caught_by not in failing:
+        failing: dict[str, list[str]] = {}  # test function -> the messages of its failing items
+        for outcome in (o for e in result.exercises for o in e.outcomes if not o.passed):
+            failing.setdefault(outcome.info.name.split("[")[0], []).append(outcome.message)
+        messages = failing.get(mutant.caught_by)
+        if messages is None:
             failed = ", ".join(sorted(failing)) or "none"
             return MutantResult(
                 mutant.name, False, f"loses points but {mutant.caught_by} passes (tests that fail: {failed})"
@@ -204,10 +201,11 @@ class _WeekChecker:
 
     def _check_exercises_have_tests(self, result: WeekResult) -> None:
         tested = {e.name for e in result.exercises}
-        modules = {p.stem for p in (self.course.solutions_dir / self.week.folder).glob("*.py") if _has_regions(p)}
-        for module in sorted(modules - tested):
+        solutions = list((self.course.solutions_dir / self.week.folder).glob("*.py"))
+        exercises = {p.stem for p in solutions if _has_regions(p)}
+        for module in sorted(exercises - tested):
             self.problems.append(f"exercise {self.week.folder}/{module}.py has no test in tests/{self.week.folder}/")
-        for module in sorted(tested - {p.stem for p in (self.course.solutions_dir / self.week.folder).glob("*.py")}):
+        for module in sorted(tested - {p.stem for p in solutions}):
             self.problems.append(
                 f"tests name the exercise '{module}', but solutions/{self.week.folder}/{module}.py does not exist"
             )

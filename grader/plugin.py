@@ -31,6 +31,7 @@ from .sandbox import (
     ExerciseProxy,
     InProcessBackend,
     ProcessBackend,
+    Route,
     StudentCodeError,
     Submission,
     TestTimeout,
@@ -426,7 +427,8 @@ def _proxy(request: pytest.FixtureRequest, role: str) -> ExerciseProxy:
     if role == "student" and (week, info.exercise) not in settings.loaded:
         settings.loaded.add((week, info.exercise))
         settings.events.emit("importing", exercise=info.exercise)
-        backend.execute(transport.encode({"op": "load", "week": week, "exercise": info.exercise}))
+        load = {"op": "load", "week": week, "exercise": info.exercise}
+        backend.execute(transport.encode(load), Route(week, info.exercise, "load"))
         settings.events.emit("imported", exercise=info.exercise)
     label = "student" if role == "student" else "reference"
     return ExerciseProxy(backend, week=week, exercise=info.exercise, label=label)

@@ -85,10 +85,44 @@ class Submission:
         return f"{self.label}/{relative.as_posix()}"
 
 
-class Backend(Protocol):
-    """Executes one encoded request against student code and returns the encoded reply."""
+@dataclass(frozen=True)
+class Route:
+    """Where a request goes, read by a backend without decoding the request (its arguments)."""
 
-    def execute(self, request: bytes) -> bytes: ...
+    week: str
+    exercise: str
+    op: str  # "call", "probe" or "load"
+
+
+class Backend(Protocol):
+    """Executes one encoded request against student code; returns the decoded reply.
+
+    The reply is ``(True, value)`` or ``(False, error record)``; a reply that does not decode is
+    the backend's to deal with (a process backend ends the sandbox that sent it).
+    """
+
+    def execute(self, request: bytes, route: Route) -> tuple[bool, Any]: ...
+
+
+_ERROR_STATUSES: Final = frozenset(ErrorStatus.__args__)  # type: ignore[attr-defined]
+
+
+def read_reply(reply: bytes) -> tuple[bool, Any]:
+    """Decode a StudentSide reply; anything but a plain value or a well-formed error record is
+    a MalformedMessage (this is the trust boundary: the bytes may come from a hostile process)."""
+    tag, value = reply[:1], transport.decode(reply[1:])
+    if tag == b"K":
+        return True, value
+    well_formed = (
+        tag == b"E"
+        and isinstance(value, dict)
+        and value.get("status") in _ERROR_STATUSES
+        and isinstance(value.get("message"), str)
+        and isinstance(value.get("traceback"), str)
+    )
+    if not well_formed:
+        raise transport.MalformedMessage("not a reply")
+    return False, value
 
 
 class StudentSide:
@@ -300,8 +334,8 @@ class InProcessBackend:
     def __init__(self, submission: Submission, package: str) -> None:
         self.side = StudentSide(submission, package)
 
-    def execute(self, request: bytes) -> bytes:
-        return self.side.execute(request)
+    def execute(self, request: bytes, route: Route) -> tuple[bool, Any]:
+        return read_reply(self.side.execute(request))
 
 
 class ExerciseProxy:
@@ -333,9 +367,9 @@ class ExerciseProxy:
     def _send(self, request: dict[str, Any]) -> Any:
         __tracebackhide__ = True
         request.update(week=self._week, exercise=self._exercise)
-        reply = self._backend.execute(transport.encode(request, name="the test's arguments"))
-        value = transport.decode(reply[1:])
-        if reply[:1] == b"E":
+        route = Route(self._week, self._exercise, request["op"])
+        ok, value = self._backend.execute(transport.encode(request, name="the test's arguments"), route)
+        if not ok:
             raise StudentCodeError(value["status"], value["message"], traceback_text=value["traceback"])
         return value
 
@@ -475,9 +509,8 @@ class ProcessBackend:
         self.workdir: Path | None = None
         self.import_failures: dict[tuple[str, str], StudentCodeError] = {}
 
-    def execute(self, request: bytes) -> bytes:
-        decoded = transport.decode(request)
-        exercise = (decoded["week"], decoded["exercise"])
+    def execute(self, request: bytes, route: Route) -> tuple[bool, Any]:
+        exercise = (route.week, route.exercise)
         if exercise in self.import_failures:
             raise self.import_failures[exercise]
         if self.channel is None or exercise != self.exercise:
@@ -486,19 +519,15 @@ class ProcessBackend:
         assert self.channel is not None
         try:
             send_frame(self.channel, request)
-            reply = recv_frame(self.channel)
-            transport.decode(reply[1:])  # a forged or garbled reply ends this sandbox, not later tests
-            if reply[:1] not in (b"K", b"E"):
-                raise transport.MalformedMessage("unknown reply tag")
-            return reply
-        except transport.MalformedMessage:
+            return read_reply(recv_frame(self.channel))
+        except transport.MalformedMessage:  # a forged or garbled reply ends this sandbox, not later tests
             self.stop()
             raise StudentCodeError(
                 "error", "your code sent back something that is not a value (it wrote to the grader's channel?)"
             ) from None
         except TestTimeout as exc:
             self.stop()
-            if decoded["op"] == "load":  # the file itself hangs: every test of it would
+            if route.op == "load":  # the file itself hangs: every test of it would
                 shown = f"{self.settings['label']}/{exercise[0]}/{exercise[1]}.py"
                 self.import_failures[exercise] = StudentCodeError(
                     "import_error",
