@@ -24,9 +24,11 @@ from typing import Any
 
 def main(control_fd: int) -> None:
     import numpy  # noqa: F401 - imported once here, inherited by every sandbox
-    import torch  # noqa: F401
+    import torch
 
     from . import sandbox  # noqa: F401 - the server code, imported before any fork
+
+    _warm_up(torch)
 
     control = socket.socket(fileno=control_fd)
     ended: dict[int, int] = {}
@@ -50,6 +52,27 @@ def main(control_fd: int) -> None:
             except (ProcessLookupError, PermissionError):
                 pass
             control.sendall(json.dumps({"status": _status(request["pid"], ended)}).encode() + b"\n")
+
+
+def _warm_up(torch: Any) -> None:
+    """Pay torch's first-use costs (lazy imports such as sympy, the autograd engine, random
+    generators: about 0.5 s) once here rather than in every sandbox.  Single-threaded first, and sandboxes inherit
+    it: no OpenMP pool exists to be broken by the fork, and a batch with one worker per core does
+    not oversubscribe the machine."""
+    torch.set_num_threads(1)
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, generator=generator, requires_grad=True)
+    target = torch.tensor([0, 2, 1, 0])
+    loss = torch.nn.functional.cross_entropy(x, target) + torch.nn.functional.binary_cross_entropy_with_logits(
+        x, torch.rand(4, 3, generator=generator)
+    )
+    loss = loss + torch.log_softmax(x, -1).mean() + (x @ x.T).sum() + torch.special.xlogy(x.abs(), x.abs()).sum()
+    loss.backward()
+    torch.autograd.grad((x**2).sum(), x)
+    torch.multinomial(torch.ones(3), 2, generator=generator)
+    torch.distributions.Normal(0.0, 1.0).log_prob(x.detach())
+    torch.broadcast_shapes((3, 1), (4,))  # imports sympy (torch's symbolic shapes): 0.5 s on its own
 
 
 def _spawn(request: dict[str, Any], channel_fd: int, control: socket.socket) -> int:

@@ -65,6 +65,8 @@ class Settings:
     sandbox: str = "in-process"
     memory_mb: int = 4096
     zygote: Zygote | None = None
+    hide: tuple[Path, ...] = ()
+    jobs_fd: int | None = None
     backends: dict[str, Backend] = field(default_factory=dict)
     loaded: set[tuple[str, str]] = field(default_factory=set)
 
@@ -90,10 +92,20 @@ class Settings:
             "max_processes": 256,
         }
 
+    def switch_submission(self, student: Submission) -> None:
+        """Grade another submission from now on (a warm worker's next job): nothing of the last
+        learner's, neither a sandbox nor an imported module, carries over."""
+        self.end_student()
+        self.student = student
+
+    def end_student(self) -> None:
+        backend = self.backends.pop("student", None)
+        if isinstance(backend, ProcessBackend):
+            backend.close()
+        self.loaded.clear()
+
     def close(self) -> None:
-        for backend in self.backends.values():
-            if isinstance(backend, ProcessBackend):
-                backend.stop()
+        self.end_student()
         if self.zygote is not None:
             self.zygote.close()
 
@@ -135,6 +147,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where student code runs: here, or in a confined process forked from a zygote",
     )
     group.addoption("--grade-memory-mb", type=int, default=4096, metavar="MB", help="the sandbox's memory limit")
+    group.addoption(
+        "--grade-jobs-fd",
+        type=int,
+        metavar="FD",
+        help="warm worker: read submissions to grade (JSON lines) from this file descriptor until it closes",
+    )
+    group.addoption(
+        "--grade-hide", action="append", default=[], metavar="DIR", help="a folder the sandbox must not see"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -142,7 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     settings = _read_settings(config)
     if settings.sandbox == "process":  # the zygote imports torch in parallel with collection
-        hide = [config.rootpath, settings.reference.root, settings.student.root]
+        hide = [config.rootpath, settings.reference.root, settings.student.root, *settings.hide]
         settings.zygote = Zygote.start(hide=hide)
         settings.events.emit("confinement", text=settings.zygote.confinement)
     config.stash[_settings_key] = settings
@@ -173,6 +194,8 @@ def _read_settings(config: pytest.Config) -> Settings:
         events=EventStream(config.getoption("grade_events_fd")),
         sandbox=config.getoption("grade_sandbox"),
         memory_mb=config.getoption("grade_memory_mb"),
+        hide=tuple(Path(p).resolve() for p in config.getoption("grade_hide")),
+        jobs_fd=config.getoption("grade_jobs_fd"),
     )
 
 
@@ -280,6 +303,23 @@ class Collector:
         infos = [item.stash[_info_key] for item in session.items if _info_key in item.stash]
         self.settings.events.emit("collected", tests=[info_to_dict(i) for i in infos])
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+        """In a grading child, a failed graded test's report is its verdict, not pytest's traceback
+        rendering (which parses the source of every frame: most of a warm worker's time on a
+        submission that fails many tests).  Plain pytest runs keep pytest's full report."""
+        excinfo = call.excinfo
+        if self.settings.events.fd is None or excinfo is None or _info_key not in item.stash:
+            return None
+        if isinstance(excinfo.value, (pytest.skip.Exception, BaseExceptionGroup)):
+            return None
+        verdict = classify(excinfo.value)
+        return pytest.TestReport(
+            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+            f"{verdict.status}: {verdict.message}", call.when, [], call.duration, call.start, call.stop,
+            user_properties=item.user_properties,
+        )  # fmt: skip
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.phases.setdefault(report.nodeid, []).append(report)
         if report.when != "teardown":
@@ -297,6 +337,32 @@ class Collector:
 
 
 # -- running ----------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """A warm worker (``--grade-jobs-fd``) runs the collected suite once per submission it is sent.
+
+    Torch, the suite and the reference are imported once; for each job the student side starts
+    afresh (``Settings.switch_submission``) and the last test of a pass tears every fixture down,
+    session-scoped ones included, so nothing of one learner's run reaches the next.
+    """
+    settings = session.config.stash[_settings_key]
+    if settings.jobs_fd is None:
+        return None
+    if session.testsfailed:  # collection errors: the parent has been told; grade nothing
+        return True
+    with os.fdopen(settings.jobs_fd, "r", encoding="utf-8") as jobs:
+        for line in jobs:
+            job = json.loads(line)
+            settings.switch_submission(Submission(Path(job["submission"]), job["label"]))
+            settings.events.emit("job", id=job["id"])
+            for index, item in enumerate(session.items):
+                nextitem = session.items[index + 1] if index + 1 < len(session.items) else None
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            settings.end_student()
+            settings.events.emit("job_done", id=job["id"])
+    return True
 
 
 @pytest.hookimpl(wrapper=True)

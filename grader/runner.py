@@ -18,6 +18,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,6 +107,128 @@ def collect_tests(course: Course, weeks: tuple[Week, ...]) -> dict[str, tuple[Te
     return {w.id: tuple(by_folder[w.folder]) for w in weeks}
 
 
+class WarmWorker:
+    """A grading child that keeps torch, one week's suite and the reference loaded, and grades
+    submission after submission (``grade batch``).
+
+    Each job is followed with the same events and rules as a cold run.  Should the child die or
+    stop answering in the middle of a submission, the outcomes already recorded stand, the rest
+    are graded by cold children exactly as in single grading (``_Run.execute``), and the worker
+    starts afresh for the next job.  Student code never runs in the worker itself: the course
+    must use the process sandbox (``batch`` checks this).
+    """
+
+    def __init__(self, course: Course, week: Week, *, hide: tuple[Path, ...]) -> None:
+        self.course = course
+        self.week = week
+        self.hide = hide  # the batch's work folder and submissions: the sandbox must not see them
+        self._scratch = Path(tempfile.mkdtemp(prefix="grade-worker-"))
+        self._child: _Child | None = None
+        self._jobs: IO[str] | None = None
+        self._tests: dict[str, TestInfo] = {}
+        self._confinement = ""
+        self._jobs_sent = 0
+
+    def grade(self, request: GradeRequest) -> WeekResult:
+        started = time.perf_counter()
+        run = _Run(request, SilentListener())
+        if self._child is None or not self._send(request):
+            self._discard()
+            self._start()
+            if not self._send(request):
+                raise GradingError(f"the grading worker exited at once:\n{self._output_tail()}")
+        assert self._child is not None
+        run.tests, run.confinement = dict(self._tests), self._confinement
+        finished = run._follow(self._child)
+        if not finished or run._remaining():
+            self._discard()
+            run.restarts += 1
+            run.execute()
+        return run.result(time.perf_counter() - started)
+
+    def close(self) -> None:
+        """Let the worker finish (its jobs pipe closes), then remove its scratch folder."""
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def kill(self) -> None:
+        """Stop at once (Ctrl-C): the worker and its sandboxes are killed."""
+        self._discard()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        options = [
+            f"--grade-jobs-fd={read_fd}",
+            f"--submission={self.hide[0]}",
+            *(f"--grade-hide={folder}" for folder in self.hide),
+        ]
+        try:
+            child = _Child.start(
+                self.course, [self.course.tests_dir / self.week.folder], options, self._scratch, extra_fds=(read_fd,)
+            )
+        finally:
+            os.close(read_fd)
+        self._child, self._jobs = child, os.fdopen(write_fd, "w", encoding="utf-8")
+        give_up = time.monotonic() + IDLE_LIMIT_S
+        errors: list[str] = []
+        for event in child.events(deadline=lambda: give_up):
+            kind = event.get("event") if event else None
+            if kind == "confinement":
+                self._confinement = str(event["text"])  # type: ignore[index]
+            elif kind == "collect_error":
+                errors.append(f"{event['id']}: {event['message']}")  # type: ignore[index]
+            elif kind == "collected":
+                infos = [TestInfo.from_dict(t) for t in event["tests"]]  # type: ignore[index]
+                self._check_collected(infos, errors)
+                self._tests = {i.id: i for i in infos}
+                return
+            elif event is None or kind == "done":
+                break
+        tail = self._output_tail()
+        self._discard()
+        raise GradingError(f"the grading worker for {self.week.id} did not start:\n{tail}")
+
+    def _check_collected(self, infos: list[TestInfo], errors: list[str]) -> None:
+        problems = errors + [i.problem for i in infos if i.problem]
+        if problems:
+            self._discard()
+            raise SuiteError(f"the hidden suite of {self.week.id} cannot be used:\n  " + "\n  ".join(problems))
+
+    def _send(self, request: GradeRequest) -> bool:
+        """Hand the worker one job; False if it is gone."""
+        if self._jobs is None:
+            return False
+        self._jobs_sent += 1
+        job = {"id": self._jobs_sent, "submission": str(request.submission), "label": request.label}
+        try:
+            self._jobs.write(json.dumps(job) + "\n")
+            self._jobs.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def _discard(self) -> None:
+        if self._jobs is not None:
+            try:
+                self._jobs.close()
+            except OSError:
+                pass
+            self._jobs = None
+        if self._child is not None:
+            self._child.kill()
+            self._child.stop()
+            self._child = None
+
+    def _output_tail(self) -> str:
+        return self._child.output_tail() if self._child is not None else ""
+
+
 @dataclass
 class _Run:
     request: GradeRequest
@@ -189,7 +312,7 @@ class _Run:
                 TestOutcome(self.tests[event["id"]], status, event["message"], event["detail"], event["duration"])
             )
             state.current = None
-        elif kind == "done":
+        elif kind in ("done", "job_done"):
             return False
         return True
 
@@ -299,9 +422,12 @@ class _Child:
         self.events_fd = events_fd
         self.output = output
         self._tail = ""
+        self._pending = b""  # a partial event line, kept for the next call of events()
 
     @classmethod
-    def start(cls, course: Course, paths: list[Path], options: list[str], scratch: Path) -> _Child:
+    def start(
+        cls, course: Course, paths: list[Path], options: list[str], scratch: Path, *, extra_fds: tuple[int, ...] = ()
+    ) -> _Child:
         """Start ``pytest PATHS OPTIONS`` with the plugin in grade mode, under the course's limits."""
         read_fd, write_fd = os.pipe()
         output = tempfile.TemporaryFile(dir=scratch)
@@ -317,7 +443,7 @@ class _Child:
         try:
             process = subprocess.Popen(
                 command, cwd=course.root, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,), env=env, start_new_session=True,
+                pass_fds=(write_fd, *extra_fds), env=env, start_new_session=True,
             )  # fmt: skip
         except OSError as exc:
             os.close(read_fd)
@@ -330,7 +456,6 @@ class _Child:
         """Events as they arrive; None when ``deadline()`` passes first; ends at end of stream."""
         selector = selectors.DefaultSelector()
         selector.register(self.events_fd, selectors.EVENT_READ)
-        pending = b""
         try:
             while True:
                 wait = deadline() - time.monotonic()
@@ -342,8 +467,7 @@ class _Child:
                 chunk = os.read(self.events_fd, 1 << 16)
                 if not chunk:
                     return
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+                *lines, self._pending = (self._pending + chunk).split(b"\n")
                 for line in lines:
                     yield json.loads(line)
         finally:

@@ -542,6 +542,7 @@ class ProcessBackend:
         import shutil
         import tempfile
 
+        self._remove_workdir()  # the last sandbox's copy (kept until now for _where_it_crashed)
         self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.zygote.base))
         week = exercise[0]
         shutil.copytree(
@@ -560,6 +561,17 @@ class ProcessBackend:
         self.channel.close()
         self.channel = None
         return self.zygote.stop(self.pid)
+
+    def close(self) -> None:
+        """End the sandbox and delete its copy of the learner's files (a warm worker's next job
+        must not find them)."""
+        self.stop()
+        self._remove_workdir()
+
+    def _remove_workdir(self) -> None:
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     def _where_it_crashed(self) -> str:
         """`` at exercises/week/x.py:8``, from the fault handler's dump in the sandbox's output."""
