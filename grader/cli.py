@@ -8,6 +8,7 @@ Instructors:
     grade check [WEEK]         validate the course: reference 100%, stubs 0, mutants caught, …
     grade new week15 --title T create a week (or grade new week15/exercise: add an exercise)
     grade release --out DIR    write a student release (public tests only, no solutions)
+    grade batch WEEK SUBS      grade every learner's submission into the gradebook (grades.db)
 
 Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration error,
 130 interrupted.  Errors are rendered here and nowhere else.
@@ -25,9 +26,9 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__, report
-from .errors import GraderError
+from .errors import GraderError, UsageError
 
-COMMANDS: Final = ("list", "build", "check", "new", "release")
+COMMANDS: Final = ("list", "build", "check", "new", "release", "batch")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
@@ -61,6 +62,22 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("--title", help="the new week's title (required for a new week)")
         parser.add_argument("--after", metavar="WEEK", help="insert the week after this one (default: last)")
+    if command == "batch":
+        parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
+        parser.add_argument(
+            "submissions",
+            type=Path,
+            help="a folder of per-learner folders, .zip files or notebooks, or nbgrader's exchange (submitted/)",
+        )
+        parser.add_argument(
+            "--gradebook", type=Path, metavar="FILE", help="the SQLite gradebook (default: grades.db in the course)"
+        )
+        parser.add_argument(
+            "--workers", type=int, metavar="N", help="submissions graded at once (default: the number of cores)"
+        )
+        parser.add_argument(
+            "--regrade", action="store_true", help="grade again even what is unchanged since the last batch"
+        )
     if command == "release":
         parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="an empty or new folder to write")
         parser.add_argument("--with-hidden", action="store_true", help="include the hidden suites (self-study)")
@@ -73,6 +90,7 @@ _DESCRIPTIONS: Final = {
     "check": "Validate the course and exit 1 with every problem found.",
     "new": "Create a week, or add an exercise to a week, with a small working example.",
     "release": "Write a repository a learner can use on their own: stubs, grader, public tests.",
+    "batch": "Grade every submission of a class for one week and store each grade in the gradebook as it is done.",
 }
 
 
@@ -107,8 +125,8 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     except GraderError as exc:
         err_console.print(f"[bold red]error:[/] {_escape(exc.message)}", highlight=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing was graded or stored", style="yellow")
+    except KeyboardInterrupt as exc:
+        err_console.print(Text(str(exc) or "interrupted; nothing was graded or stored", style="yellow"))
         return EXIT_INTERRUPTED
 
 
@@ -187,7 +205,40 @@ def _release(args: argparse.Namespace, console: Console) -> int:
     return EXIT_PASSED
 
 
-_INSTRUCTOR_COMMANDS: Final = {"build": _build, "check": _check, "new": _new, "release": _release}
+def _batch(args: argparse.Namespace, console: Console) -> int:
+    from .batch import BatchRequest, default_gradebook, default_workers, grade_batch
+    from .grading import open_course
+
+    course = open_course(args.course)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give at least 1")
+    request = BatchRequest(
+        course=course,
+        week=course.resolve(args.week),
+        submissions=args.submissions.expanduser(),
+        gradebook=(args.gradebook or default_gradebook(course)).expanduser().resolve(),
+        workers=args.workers or default_workers(),
+        regrade=args.regrade,
+    )
+    try:
+        with report.BatchProgress(console, f"grading {request.week.id}") as progress:
+            summary = grade_batch(request, listener=progress)
+    except KeyboardInterrupt:
+        raise BatchInterrupted(request.gradebook) from None
+    report.render_batch(console, summary)
+    return EXIT_FAILED if summary.rejected else EXIT_PASSED
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch: every grade finished before it is in the gradebook."""
+
+    def __init__(self, gradebook: Path) -> None:
+        super().__init__(
+            f"interrupted; every grade finished so far is stored in {gradebook}: run the same command to resume"
+        )
+
+
+_INSTRUCTOR_COMMANDS: Final = {"build": _build, "check": _check, "new": _new, "release": _release, "batch": _batch}
 
 
 def _escape(text: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from .errors import CourseError, UsageError
+from .late import LatePolicy
 
 __all__ = ["Course", "CourseError", "Grading", "Week", "find_course_root", "load_course", "resolve_week"]
 
@@ -24,7 +25,8 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 DEFAULT_MEMORY_MB: Final = 4096
 
 _COURSE_KEYS: Final = {"title", "exercises", "solutions", "tests"}
-_GRADING_KEYS: Final = {"timeout", "memory_limit", "sandbox"}
+_GRADING_KEYS: Final = {"timeout", "memory_limit", "sandbox", "late"}
+_LATE_KEYS: Final = {"per_day", "max_penalty", "grace_minutes"}
 SANDBOXES: Final = ("process", "in-process")
 _WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due"}
 _TOP_KEYS: Final = {"course", "grading", "build", "weeks"}
@@ -43,6 +45,7 @@ class Grading:
     memory_mb: int = DEFAULT_MEMORY_MB
     stub: str = DEFAULT_STUB  # what a solution region becomes in a stub; {name} is the function
     sandbox: str = "process"  # where learner code runs: a confined process, or the grading process
+    late: LatePolicy = LatePolicy()  # what a late submission loses (no penalty unless configured)
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,31 @@ class _CourseParser:
                 self._line_of_key("sandbox"),
                 f'[grading] sandbox = {sandbox!r}; write sandbox = "process" (default) or "in-process"',
             )
-        return Grading(timeout_s=float(timeout), memory_mb=self._memory_mb(memory), stub=stub, sandbox=sandbox)
+        return Grading(
+            timeout_s=float(timeout),
+            memory_mb=self._memory_mb(memory),
+            stub=stub,
+            sandbox=sandbox,
+            late=self._late(table.get("late", {})),
+        )
+
+    def _late(self, table: object) -> LatePolicy:
+        line = self._line_of_key("late") or self._line_of_key("[grading.late]")
+        if not isinstance(table, dict):
+            self._fail(line, "[grading] late must be a table: [grading.late] with per_day, max_penalty, grace_minutes")
+        unknown = sorted(set(table) - _LATE_KEYS)
+        if unknown:
+            self._fail(
+                line, f"[grading.late] has unknown key {unknown[0]!r}; the keys are {', '.join(sorted(_LATE_KEYS))}"
+            )
+        values: dict[str, float] = {}
+        for key, default, top in (("per_day", 0.0, 100.0), ("max_penalty", 100.0, 100.0), ("grace_minutes", 0.0, None)):
+            value = table.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (top and value > top):
+                limit = f"between 0 and {top:g}" if top else "0 or more"
+                self._fail(self._line_of_key(key), f"[grading.late] {key} = {value!r} must be a number {limit}")
+            values[key] = float(value)
+        return LatePolicy(**values)
 
     def _memory_mb(self, value: object) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -309,7 +309,7 @@ class Collector:
         rendering (which parses the source of every frame: most of a warm worker's time on a
         submission that fails many tests).  Plain pytest runs keep pytest's full report."""
         excinfo = call.excinfo
-        if self.settings.events.fd is None or excinfo is None or _info_key not in item.stash:
+        if self.settings.events.fd is None or excinfo is None or _info_key not in item.stash or call.when == "collect":
             return None
         if isinstance(excinfo.value, (pytest.skip.Exception, BaseExceptionGroup)):
             return None

@@ -13,13 +13,23 @@ from typing import Any, Final
 from rich import box
 from rich.console import Console
 from rich.padding import Padding
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
+from .batch import BatchSummary, class_statistics
 from .build import BuiltFile
 from .check import CourseCheck
 from .course import Course
+from .gradebook import Entry
 from .history import StoredScore
 from .release import ReleaseSummary
 from .results import ExerciseResult, TestInfo, TestOutcome, WeekResult
@@ -290,3 +300,118 @@ def render_release(console: Console, summary: ReleaseSummary) -> None:
         held = summary.held_back[week_id]
         extra = f", {held.tests} held back ({points(held.points)} pt)" if held.tests else ""
         console.print(Text(f"  {week_id}: {shipped} tests shipped{extra}"))
+
+
+# -- grade batch ----------------------------------------------------------------------------------
+
+
+class BatchProgress:
+    """A progress bar with an ETA over a batch's submissions: a ``batch.BatchListener``."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[last]}"),
+            console=console,
+            transient=True,
+        )
+        self.title = title
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> BatchProgress:
+        self.progress.start()
+        self.task = self.progress.add_task(self.title, total=None, last="reading the submissions…")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def planned(self, to_grade: int, unchanged: int) -> None:
+        assert self.task is not None
+        skipped = f"{unchanged} unchanged since the last batch; " if unchanged else ""
+        self.progress.update(self.task, total=to_grade, last=f"{skipped}starting the workers…")
+
+    def recorded(self, entry: Entry) -> None:
+        assert self.task is not None
+        shown = f"{entry.learner}: {points(entry.points_earned)}" if entry.result else f"{entry.learner}: rejected"
+        self.progress.update(self.task, advance=1, last=shown)
+
+
+def render_batch(console: Console, summary: BatchSummary) -> None:
+    """The class's grades for the week, then what an instructor wants first: the statistics and
+    the tests most learners fail."""
+    console.print(_learner_table(summary))
+    for line in summary.ignored:
+        console.print(Text(f"ignored {line}", style="yellow"))
+    _render_statistics(console, summary)
+    ran = f"graded {summary.graded}, rejected {summary.rejected}, unchanged {summary.unchanged}"
+    console.print(
+        Text(
+            f"{ran} in {summary.duration_s:.1f} s with {summary.workers} worker(s); stored in {summary.gradebook}",
+            style="dim",
+        )
+    )
+
+
+def _learner_table(summary: BatchSummary) -> Table:
+    week = summary.week
+    due = f", due {week.due:%Y-%m-%d %H:%M}" if week.due else ""
+    table = Table(title=f"{week.id}: {week.title}{due}", box=box.SIMPLE_HEAD, title_justify="left")
+    for column, justify in (("learner", "left"), ("raw", "right"), ("late", "left"), ("final", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("tests", justify="right")
+    table.add_column("notes", overflow="fold")
+    for entry in summary.entries:
+        late = summary.assessment(entry)
+        if entry.result is None:
+            table.add_row(Text(entry.learner), "-", "", "-", "", Text(entry.reason, style="red"))
+            continue
+        result = entry.result
+        table.add_row(
+            Text(entry.learner),
+            f"{points(late.raw)}/{points(result.points_possible)}",
+            Text(late.note if late.late else "", style="yellow"),
+            f"{points(late.final)}",
+            f"{result.tests_passed}/{result.tests_total}",
+            Text(entry.reason, style="dim"),
+        )
+    return table
+
+
+def _render_statistics(console: Console, summary: BatchSummary) -> None:
+    stats = class_statistics(summary)
+    if not stats.graded:
+        console.print(Text("no submission could be graded", style="red"))
+        return
+    possible = points(stats.points_possible)
+    console.print(
+        Text(
+            f"{stats.graded} graded ({stats.rejected} rejected, {stats.late} late): "
+            f"mean {stats.mean_final:.1f}/{possible}, median {stats.median_final:.1f}/{possible} after the late policy "
+            f"(raw: mean {stats.mean_raw:.1f}, median {stats.median_raw:.1f})",
+            style="bold",
+        )
+    )
+    widest = max(stats.histogram) or 1
+    for band, count in enumerate(stats.histogram):
+        low, high = band * 100 // len(stats.histogram), (band + 1) * 100 // len(stats.histogram)
+        label = f"{low:3d}–{high}%" if high < 100 else f"{low:3d}–100%"
+        console.print(Text(f"  {label:>9} {'█' * round(24 * count / widest):<24} {count}"))
+    table = Table(title="pass rate per test (lowest first)", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("passed", justify="right")
+    table.add_column("exercise")
+    table.add_column("test", overflow="fold")
+    failed_by_some = [rate for rate in stats.pass_rates if rate.passed < rate.total]
+    for rate in failed_by_some:
+        style = "red" if rate.rate < 0.5 else "yellow" if rate.rate < 0.9 else "green"
+        table.add_row(Text(f"{rate.rate:4.0%} ({rate.passed}/{rate.total})", style=style), rate.exercise, rate.test)
+    if failed_by_some:
+        console.print(table)
+    passed_by_all = len(stats.pass_rates) - len(failed_by_some)
+    if passed_by_all:
+        console.print(Text(f"{passed_by_all} test(s) passed by every graded submission", style="green"))

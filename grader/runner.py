@@ -128,6 +128,7 @@ class WarmWorker:
         self._tests: dict[str, TestInfo] = {}
         self._confinement = ""
         self._jobs_sent = 0
+        self._killed = False
 
     def grade(self, request: GradeRequest) -> WeekResult:
         started = time.perf_counter()
@@ -140,6 +141,8 @@ class WarmWorker:
         assert self._child is not None
         run.tests, run.confinement = dict(self._tests), self._confinement
         finished = run._follow(self._child)
+        if self._killed:
+            raise GradingError("grading was stopped")
         if not finished or run._remaining():
             self._discard()
             run.restarts += 1
@@ -157,7 +160,8 @@ class WarmWorker:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def kill(self) -> None:
-        """Stop at once (Ctrl-C): the worker and its sandboxes are killed."""
+        """Stop at once (Ctrl-C, from another thread): the worker and its sandboxes are killed."""
+        self._killed = True
         self._discard()
         shutil.rmtree(self._scratch, ignore_errors=True)
 

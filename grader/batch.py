@@ -1,0 +1,321 @@
+"""Grading a whole class: ``grade batch WEEK SUBMISSIONS``.
+
+The submissions are read into a temporary work folder (``intake.py``), those already in the
+gradebook with the same content and the same suite are skipped (so a killed batch resumes where
+it stopped), and the rest are graded in parallel by warm workers (``runner.WarmWorker``: torch,
+the suite and the reference loaded once per worker; each submission still in its own fresh
+sandboxes).  The main thread alone writes the gradebook, one transaction per submission, the
+moment its result arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import queue
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Protocol
+
+from . import __version__
+from .course import Course, Week
+from .gradebook import DEFAULT_NAME, Entry, Gradebook
+from .intake import Discovery, Intake, discover
+from .late import LateAssessment, assess
+from .results import WeekResult
+from .runner import GradeRequest, WarmWorker, grade_week
+
+HISTOGRAM_BINS: Final = 10
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    course: Course
+    week: Week
+    submissions: Path
+    gradebook: Path
+    workers: int
+    regrade: bool = False
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch did, and the class's current grades for the week afterwards."""
+
+    course: Course
+    week: Week
+    gradebook: Path
+    graded: int  # graded in this run
+    unchanged: int  # skipped: the same files were already graded against the same suite
+    rejected: int  # recorded with the reason they cannot be graded
+    ignored: tuple[str, ...]  # entries of the submissions folder that are not submissions
+    entries: tuple[Entry, ...]
+    duration_s: float
+    workers: int
+
+    def assessment(self, entry: Entry) -> LateAssessment:
+        return assess(self.course.grading.late, self.week.due, entry.submitted_at, entry.points_earned)
+
+
+class BatchListener(Protocol):
+    def planned(self, to_grade: int, unchanged: int) -> None: ...
+
+    def recorded(self, entry: Entry) -> None: ...
+
+
+def default_gradebook(course: Course) -> Path:
+    return course.root / DEFAULT_NAME
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSummary:
+    """Grade every submission of the folder that the gradebook does not already hold."""
+    started = time.perf_counter()
+    suite = suite_hash(request.course, request.week)
+    with (
+        tempfile.TemporaryDirectory(prefix="grade-batch-") as scratch,
+        Gradebook.open(request.gradebook, create=True) as book,
+    ):
+        work = Path(scratch)
+        found = discover(request.submissions, course=request.course, week=request.week, work=work / "submissions")
+        todo, unchanged = _plan(found, book, request, suite)
+        listener.planned(len(todo), unchanged)
+        rejected = 0
+        for intake in todo:
+            if not intake.gradable:
+                entry = _entry(request.week, intake, suite, None)
+                book.record(entry)
+                listener.recorded(entry)
+                rejected += 1
+        gradable = [i for i in todo if i.gradable]
+        for intake, result in _grade_all(request, gradable, hide=(work, request.submissions.resolve())):
+            entry = _entry(request.week, intake, suite, result)
+            book.record(entry)
+            listener.recorded(entry)
+        entries = tuple(book.current(request.week.id))
+    return BatchSummary(
+        course=request.course,
+        week=request.week,
+        gradebook=request.gradebook,
+        graded=len(gradable),
+        unchanged=unchanged,
+        rejected=rejected,
+        ignored=found.ignored,
+        entries=entries,
+        duration_s=time.perf_counter() - started,
+        workers=min(request.workers, len(gradable)),
+    )
+
+
+def suite_hash(course: Course, week: Week) -> str:
+    """The week's hidden suite, reference and limits by content: when it changes, stored grades
+    are stale and the next batch regrades them (a fresh clone changes mtimes, not this)."""
+    digest = hashlib.sha256(f"grader {__version__}\n{course.grading.timeout_s}\n".encode())
+    for folder in (course.tests_dir / week.folder, course.solutions_dir / week.folder):
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    for conftest in sorted(course.tests_dir.glob("conftest.py")):
+        digest.update(conftest.read_bytes())
+    return digest.hexdigest()
+
+
+def _plan(found: Discovery, book: Gradebook, request: BatchRequest, suite: str) -> tuple[list[Intake], int]:
+    """What to grade now; a submission graded (or rejected for the same reason) before is skipped."""
+    todo, unchanged = [], 0
+    for intake in found.intakes:
+        last = book.latest(request.week.id, intake.learner)
+        same = (
+            last is not None
+            and last.content_hash == intake.content_hash
+            and last.suite_hash == suite
+            and (last.status == "graded" if intake.gradable else last.reason == intake.problem)
+        )
+        if same and not request.regrade:
+            unchanged += 1
+        else:
+            todo.append(intake)
+    return todo, unchanged
+
+
+def _entry(week: Week, intake: Intake, suite: str, result: WeekResult | None) -> Entry:
+    notes = [*intake.notes, *(result.notes if result else ())]
+    return Entry(
+        week_id=week.id,
+        learner=intake.learner,
+        source=intake.source,
+        content_hash=intake.content_hash,
+        suite_hash=suite,
+        submitted_at=intake.submitted_at,
+        graded_at=dt.datetime.now().astimezone(),
+        status="graded" if result is not None else "rejected",
+        reason=intake.problem if result is None else "; ".join(notes),
+        result=result,
+    )
+
+
+# -- the worker pool ------------------------------------------------------------------------------
+
+
+def _grade_all(
+    request: BatchRequest, intakes: list[Intake], *, hide: tuple[Path, ...]
+) -> Iterable[tuple[Intake, WeekResult]]:
+    """Results as they finish, from ``request.workers`` threads each driving one worker.
+
+    A grader error in any thread (a broken suite, a worker that cannot start) stops the batch:
+    it would fail every submission the same way.  Whatever was yielded before is stored.
+    """
+    if not intakes:
+        return
+    jobs: queue.Queue[Intake | None] = queue.Queue()
+    for intake in intakes:
+        jobs.put(intake)
+    count = min(request.workers, len(intakes))
+    for _ in range(count):
+        jobs.put(None)
+    done: queue.Queue[tuple[Intake, WeekResult] | BaseException] = queue.Queue()
+    workers = [_new_worker(request, hide) for _ in range(count)]
+    threads = [threading.Thread(target=_work, args=(request, w, jobs, done), daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in intakes:
+            item = done.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+        raise
+    for thread in threads:
+        thread.join()
+
+
+class _Worker(Protocol):
+    def grade(self, request: GradeRequest) -> WeekResult: ...
+
+    def close(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+class _ColdWorker:
+    """Without the process sandbox, learner code would run inside a warm worker and could leave
+    something behind for the next learner: each submission then gets its own cold child."""
+
+    def __init__(self) -> None:
+        self.killed = False
+
+    def grade(self, request: GradeRequest) -> WeekResult:
+        return grade_week(request)
+
+    def close(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+def _new_worker(request: BatchRequest, hide: tuple[Path, ...]) -> _Worker:
+    if request.course.grading.sandbox == "process":
+        return WarmWorker(request.course, request.week, hide=hide)
+    return _ColdWorker()
+
+
+def _work(
+    request: BatchRequest,
+    worker: _Worker,
+    jobs: queue.Queue[Intake | None],
+    done: queue.Queue[tuple[Intake, WeekResult] | BaseException],
+) -> None:
+    try:
+        while (intake := jobs.get()) is not None:
+            assert intake.root is not None
+            job = GradeRequest(course=request.course, week=request.week, submission=intake.root, label=intake.learner)
+            done.put((intake, worker.grade(job)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which stops the batch
+        done.put(exc)
+    finally:
+        worker.close()
+
+
+# -- class statistics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassRate:
+    """How many graded learners passed one test."""
+
+    test: str
+    exercise: str
+    passed: int
+    total: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """Over graded submissions only: a rejected one (a corrupt zip) says nothing of the class."""
+
+    graded: int
+    rejected: int
+    late: int
+    points_possible: float
+    mean_raw: float
+    median_raw: float
+    mean_final: float
+    median_final: float
+    histogram: tuple[int, ...]  # learners per band of final score: [0, 10) %, [10, 20) %, … [90, 100] %
+    pass_rates: tuple[PassRate, ...]  # the test most learners fail first
+
+
+def class_statistics(summary: BatchSummary) -> ClassStatistics:
+    graded = [e for e in summary.entries if e.result is not None]
+    assessments = [summary.assessment(e) for e in graded]
+    possible = max((e.result.points_possible for e in graded if e.result), default=0.0)
+    raws = [a.raw for a in assessments] or [0.0]
+    finals = [a.final for a in assessments] or [0.0]
+    histogram = [0] * HISTOGRAM_BINS
+    for final in (a.final for a in assessments):
+        share = final / possible if possible else 0.0
+        histogram[min(HISTOGRAM_BINS - 1, int(share * HISTOGRAM_BINS))] += 1
+    return ClassStatistics(
+        graded=len(graded),
+        rejected=len(summary.entries) - len(graded),
+        late=sum(a.late for a in assessments),
+        points_possible=possible,
+        mean_raw=statistics.fmean(raws),
+        median_raw=statistics.median(raws),
+        mean_final=statistics.fmean(finals),
+        median_final=statistics.median(finals),
+        histogram=tuple(histogram),
+        pass_rates=_pass_rates(graded),
+    )
+
+
+def _pass_rates(graded: list[Entry]) -> tuple[PassRate, ...]:
+    counts: dict[str, list[int]] = {}
+    exercises: dict[str, str] = {}
+    for entry in graded:
+        assert entry.result is not None
+        for exercise in entry.result.exercises:
+            for outcome in exercise.outcomes:
+                test = outcome.info.id.rsplit("::", 1)[-1]  # with its parameters: test_x[(2, 3)]
+                tally = counts.setdefault(test, [0, 0])
+                tally[0] += outcome.passed
+                tally[1] += 1
+                exercises[test] = exercise.name
+    rates = [PassRate(name, exercises[name], passed, total) for name, (passed, total) in counts.items()]
+    return tuple(sorted(rates, key=lambda r: (r.rate, r.exercise, r.test)))

@@ -1,0 +1,500 @@
+"""Turning what learners hand in into folders the grader can grade, safely.
+
+A batch's SUBMISSIONS folder holds one submission per learner, in any of these forms:
+
+* a folder ``<learner>/`` laid out like exercises/ (``<learner>/week05_probability/information.py``;
+  flat ``<learner>/information.py`` or one extra wrapping folder are found too);
+* a zip file ``<learner>.zip`` with the same content;
+* a notebook ``<learner>.ipynb`` whose code cells define the week's functions;
+* nbgrader's exchange layout, ``submitted/<learner>/<assignment>/`` (``timestamp.txt`` inside).
+
+Inside a submission an exercise may be a module (``information.py``) or a notebook
+(``information.ipynb``); a notebook with any other name stands for every exercise not handed
+in as a file.  Each submission is copied into its own folder under the batch's work folder and
+only ever read from there.  Everything that can be wrong with what was handed in (a corrupt zip,
+a zip bomb, a path escaping the folder, a symlink, a file name that is not UTF-8, an empty or
+misnamed submission, two submissions for one learner) becomes a ``problem`` or a note on the
+``Intake``, never an exception, and nothing is ever written outside the work folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import difflib
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Final
+
+from .course import Course, Week, resolve_week
+from .errors import CourseError, UsageError
+
+MAX_BYTES: Final = 20 << 20  # what one submission may expand to (a zip bomb stops here)
+MAX_FILES: Final = 2000
+KEPT_SUFFIXES: Final = (".py", ".ipynb")
+TIMESTAMP_FILE: Final = "timestamp.txt"
+_FUTURE: Final = re.compile(r"^from __future__ import [\w, ]+$", re.MULTILINE)
+_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(UTC|GMT|Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """One learner's submission, ready to grade (``root``) or not (``problem``)."""
+
+    learner: str
+    source: str  # what was handed in, relative to the submissions folder
+    root: Path | None  # a folder laid out like exercises/: root/<week folder>/<exercise>.py
+    content_hash: str
+    submitted_at: dt.datetime | None
+    problem: str = ""  # why nothing can be graded ("" when root is set)
+    notes: tuple[str, ...] = ()  # what the instructor should know: ignored files, near-miss names
+
+    @property
+    def gradable(self) -> bool:
+        return self.root is not None and not self.problem
+
+
+class _Rejected(Exception):
+    """Raised while reading a submission; becomes its ``problem``."""
+
+
+def exercise_names(course: Course, week: Week) -> tuple[str, ...]:
+    """The week's exercise modules, from the reference (or, in a release, the stubs)."""
+    for folder in (course.solutions_dir / week.folder, course.exercises_dir / week.folder):
+        names = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+        if names:
+            return tuple(names)
+    raise CourseError(f"{week.id} has no exercise modules in {course.solutions_dir / week.folder}")
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a submissions folder holds: one intake per learner, and what is not a submission."""
+
+    intakes: tuple[Intake, ...]
+    ignored: tuple[str, ...]  # "notes.txt: not a folder, .zip or .ipynb"
+
+
+def discover(source: Path, *, course: Course, week: Week, work: Path) -> Discovery:
+    """Every submission in ``source`` (see the module docstring), each copied under ``work``."""
+    if not source.is_dir():
+        raise UsageError(f"{source}: no such folder; SUBMISSIONS is a folder with one submission per learner")
+    exchange = source / "submitted"
+    found = _exchange_candidates(exchange, week) if exchange.is_dir() else _folder_candidates(source)
+    intakes, ignored = [], []
+    for index, candidate in enumerate(found):
+        if isinstance(candidate, str):
+            ignored.append(candidate)
+            continue
+        learner, path, label = candidate
+        work_dir = work / f"s{index:05d}"
+        intakes.append(read_submission(path, learner=learner, course=course, week=week, work=work_dir, source=label))
+    return Discovery(tuple(_reject_duplicates(intakes)), tuple(ignored))
+
+
+def read_submission(
+    path: Path, *, learner: str, course: Course, week: Week, work: Path, source: str | None = None
+) -> Intake:
+    """Read one submission (a folder, a zip or a notebook) into ``work`` (created, must not exist)."""
+    label = source or path.name
+    if not _is_utf8(learner):
+        shown = learner.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return Intake(
+            shown, _shown(label), None, _hash_text(shown), None, f"the name {shown!r} is not valid UTF-8; rename it"
+        )
+    try:
+        staged = work / "raw"
+        notes = _stage(path, staged)
+        root = work / "graded"
+        notes += _assemble(staged, root / week.folder, exercise_names(course, week), week)
+        submitted_at, time_notes = _submission_time(path)
+        return Intake(learner, label, root, _hash_folder(root), submitted_at, notes=tuple(notes + time_notes))
+    except _Rejected as exc:
+        return Intake(learner, label, None, _hash_path(path), _mtime(path), str(exc))
+    finally:
+        shutil.rmtree(work / "raw", ignore_errors=True)
+
+
+# -- finding the submissions ----------------------------------------------------------------------
+
+
+def _folder_candidates(source: Path) -> Iterator[tuple[str, Path, str] | str]:
+    """(learner, path, label) per submission; a string for an entry that is not one."""
+    for path in sorted(source.iterdir()):
+        if path.name.startswith("."):
+            continue  # .DS_Store and friends
+        if path.is_dir() or path.suffix.lower() in (".zip", ".ipynb"):
+            learner = path.name if path.is_dir() else path.stem
+            yield learner, path, path.name
+        else:
+            yield f"{_shown(path.name)}: not a submission (a folder, .zip or .ipynb per learner)"
+
+
+def _exchange_candidates(exchange: Path, week: Week) -> Iterator[tuple[str, Path, str] | str]:
+    """nbgrader's ``submitted/<learner>/<assignment>/``; the assignment is the week by any of its names."""
+    for learner_dir in sorted(exchange.iterdir()):
+        if learner_dir.name.startswith(".") or not learner_dir.is_dir():
+            continue
+        matches = [a for a in sorted(learner_dir.iterdir()) if a.is_dir() and _names_week(a.name, week)]
+        label = f"submitted/{learner_dir.name}"
+        if matches:
+            yield learner_dir.name, matches[0], f"{label}/{matches[0].name}"
+        else:
+            yield learner_dir.name, learner_dir / week.id, f"{label}/{week.id}"  # missing: rejected when read
+
+
+def _names_week(name: str, week: Week) -> bool:
+    try:
+        return resolve_week((week,), name) == week
+    except UsageError:
+        return False
+
+
+def _reject_duplicates(intakes: list[Intake]) -> list[Intake]:
+    """Two submissions for one learner id: one rejected entry naming both, nothing graded."""
+    by_learner: dict[str, list[Intake]] = {}
+    for intake in intakes:
+        by_learner.setdefault(intake.learner, []).append(intake)
+    result = []
+    for learner, given in by_learner.items():
+        if len(given) == 1:
+            result.append(given[0])
+            continue
+        sources = " and ".join(i.source for i in given)
+        problem = f"learner id {learner!r} is given by {sources}; keep one and run again"
+        content = hashlib.sha256("".join(i.content_hash for i in given).encode()).hexdigest()
+        result.append(replace(given[0], source=sources, root=None, problem=problem, content_hash=content))
+    return result
+
+
+# -- staging: copying what was handed in, within limits --------------------------------------------
+
+
+def _stage(path: Path, staged: Path) -> list[str]:
+    """Copy the submission's .py and .ipynb files (and timestamp.txt) into ``staged``."""
+    staged.mkdir(parents=True)
+    if path.is_symlink():
+        raise _Rejected(f"{path.name} is a symbolic link; hand in the file itself")
+    if path.is_dir():
+        return _stage_folder(path, staged)
+    if not path.exists():
+        raise _Rejected(f"nothing handed in: {path.name} does not exist")
+    if path.suffix.lower() == ".zip":
+        return _stage_zip(path, staged)
+    if path.suffix.lower() == ".ipynb":
+        _copy_limited(path, staged / path.name, _Budget())
+        return []
+    raise _Rejected(f"{path.name} is not a submission: hand in a folder, a .zip or a .ipynb per learner")
+
+
+@dataclass
+class _Budget:
+    """What one submission may still write: bytes and files (zip bombs, huge folders)."""
+
+    bytes_left: int = MAX_BYTES
+    files_left: int = MAX_FILES
+
+    def spend(self, size: int) -> None:
+        self.bytes_left -= size
+        if self.bytes_left < 0:
+            raise _Rejected(
+                f"the submission expands to more than {MAX_BYTES >> 20} MB (a zip bomb?); nothing was graded"
+            )
+
+    def count_file(self) -> None:
+        self.files_left -= 1
+        if self.files_left < 0:
+            raise _Rejected(f"the submission has more than {MAX_FILES} files; hand in only the exercise files")
+
+
+def _stage_folder(folder: Path, staged: Path) -> list[str]:
+    notes: list[str] = []
+    budget = _Budget()
+    for parent, dirs, files in os.walk(folder):  # never follows symbolic links
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(files):
+            path = Path(parent) / name
+            relative = path.relative_to(folder)
+            if not _wanted(name):
+                continue
+            budget.count_file()
+            if not _is_utf8(str(relative)):
+                notes.append(f"skipped a file whose name is not valid UTF-8: {_shown(str(relative))}")
+            elif path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+                notes.append(f"skipped {relative}: a symbolic link or special file, not a regular file")
+            else:
+                target = staged / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_limited(path, target, budget)
+    return notes
+
+
+def _stage_zip(path: Path, staged: Path) -> list[str]:
+    notes: list[str] = []
+    budget = _Budget()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name, problem = _zip_member_name(info)
+                if problem:
+                    notes.append(problem)
+                    continue
+                if not _wanted(PurePosixPath(name).name) or "__MACOSX" in name:
+                    continue
+                budget.count_file()
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    notes.append(f"skipped {name}: a symbolic link inside the zip")
+                    continue
+                target = staged.joinpath(*PurePosixPath(name).parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as member, target.open("wb") as out:
+                    _copy_stream(member, out, budget)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise _Rejected(f"{path.name} is not a readable zip file ({exc}); ask for a new copy") from None
+    except (OSError, ValueError) as exc:
+        raise _Rejected(f"{path.name} cannot be extracted ({exc})") from None
+    return notes
+
+
+def _zip_member_name(info: zipfile.ZipInfo) -> tuple[str, str]:
+    """The member's name as UTF-8 and safe to extract, or a note saying why it is skipped."""
+    name = info.filename
+    if not info.flag_bits & 0x800 and not name.isascii():  # not flagged UTF-8: zipfile decoded it as cp437
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except UnicodeError:
+            return "", f"skipped a file whose name is not valid UTF-8: {name!r}"
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        return "", f"skipped {name!r}: its path would leave the extraction folder"
+    return "/".join(parts), ""
+
+
+def _wanted(name: str) -> bool:
+    return name.endswith(KEPT_SUFFIXES)
+
+
+def _copy_limited(source: Path, target: Path, budget: _Budget) -> None:
+    with source.open("rb") as inp, target.open("wb") as out:
+        _copy_stream(inp, out, budget)
+
+
+def _copy_stream(inp: object, out: object, budget: _Budget) -> None:
+    while True:
+        chunk = inp.read(1 << 16)  # type: ignore[attr-defined]
+        if not chunk:
+            return
+        budget.spend(len(chunk))
+        out.write(chunk)  # type: ignore[attr-defined]
+
+
+# -- assembling: the exercise modules in the week's folder -----------------------------------------
+
+
+def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: Week) -> list[str]:
+    """Write ``week_dir/<exercise>.py`` for each exercise found in ``staged`` (modules or notebooks)."""
+    files = [p for p in sorted(staged.rglob("*")) if p.is_file() and p.suffix in KEPT_SUFFIXES]
+    if not files:
+        raise _Rejected(f"empty submission: no .py or .ipynb file; expected {_expected(exercises)}")
+    home = _home_folder(files, exercises, week)
+    week_dir.mkdir(parents=True)
+    notes: list[str] = []
+    found: set[str] = set()
+    for path in files:  # every module beside the exercises: a learner's own helper modules
+        if path.parent == home and path.suffix == ".py":
+            shutil.copyfile(path, week_dir / path.name)
+            found.add(path.stem)
+    for path in files:
+        if path.suffix == ".ipynb" and path.stem in exercises and path.stem not in found:
+            notes += _write_notebook(path, week_dir / f"{path.stem}.py")
+            found.add(path.stem)
+    missing = [e for e in exercises if e not in found]
+    others = [p for p in files if p.suffix == ".ipynb" and p.stem not in exercises]
+    if missing and len(others) == 1:  # one notebook for the whole week
+        first = week_dir / f"{missing[0]}.py"
+        notes += _write_notebook(others[0], first)
+        for exercise in missing[1:]:
+            shutil.copyfile(first, week_dir / f"{exercise}.py")
+        notes.append(f"{others[0].name} graded as {', '.join(e + '.py' for e in missing)}")
+        missing = []
+    if len(missing) == len(exercises):
+        raise _Rejected(f"no exercise file found: expected {_expected(exercises)}{_near_misses(files, exercises)}")
+    if missing:
+        notes.append(f"missing {', '.join(m + '.py' for m in missing)}{_near_misses(files, missing)}")
+    return notes
+
+
+def _home_folder(files: list[Path], exercises: tuple[str, ...], week: Week) -> Path:
+    """The folder holding the exercise modules: the week's folder if there is one, else the one with most."""
+    counts: dict[Path, int] = {}
+    for path in files:
+        if path.suffix == ".py" and path.stem in exercises:
+            counts[path.parent] = counts.get(path.parent, 0) + 1
+    if not counts:
+        return files[0].parent
+    named = [folder for folder in counts if folder.name == week.folder]
+    return max(named or counts, key=lambda folder: (counts[folder], -len(folder.parts)))
+
+
+def _expected(exercises: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"{e}.py" for e in exercises)
+
+
+def _near_misses(files: list[Path], exercises: tuple[str, ...] | list[str]) -> str:
+    names = [p.name for p in files]
+    hints = []
+    for exercise in exercises:
+        close = difflib.get_close_matches(f"{exercise}.py", names, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{close[0]} (should be named {exercise}.py?)")
+    return f"; found {', '.join(hints)}" if hints else ""
+
+
+def _write_notebook(notebook: Path, module: Path) -> list[str]:
+    """The definitions of a notebook's code cells as a module: imports, functions, classes and
+    assignments.  Other top-level statements (plots, prints, a training run, the notebook's own
+    checks) are left out so that importing the module does not run them."""
+    try:
+        import nbformat
+    except ImportError:
+        raise UsageError(
+            'reading notebooks needs nbformat: pip install nbformat (or pip install -e ".[instructor]")'
+        ) from None
+    try:
+        cells = nbformat.read(str(notebook), as_version=4).cells  # type: ignore[no-untyped-call]
+    except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the submission's problem
+        raise _Rejected(f"{notebook.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
+    parts, dropped = [f"# generated from {notebook.name} by grade batch: its definitions only\n"], 0
+    for number, cell in enumerate(cells, 1):
+        if cell.get("cell_type") != "code":
+            continue
+        code, left_out = _definitions(_without_magics(str(cell.get("source", ""))))
+        dropped += left_out
+        parts.append(f"# --- cell {number} ---\n{code}\n")
+    text = "\n".join(parts)
+    futures = sorted(set(_FUTURE.findall(text)))  # must open the module, wherever the cell was
+    module.write_text("".join(f"{line}\n" for line in futures) + _FUTURE.sub("", text), encoding="utf-8")
+    return (
+        [f"{notebook.name}: {dropped} top-level statement(s) that are not definitions were left out"] if dropped else []
+    )
+
+
+def _without_magics(source: str) -> str:
+    if source.lstrip().startswith("%%"):
+        return ""
+    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def _definitions(source: str) -> tuple[str, int]:
+    """Keep a cell's imports, defs, classes and assignments; a cell that does not parse is kept
+    whole, so its SyntaxError is reported with its line."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, 0
+    kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+    lines = source.splitlines()
+    out, dropped = [], 0
+    for node in tree.body:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        text = "\n".join(lines[start : node.end_lineno])
+        if isinstance(node, kept):
+            out.append(text)
+        else:
+            dropped += 1
+    return "\n".join(out), dropped
+
+
+# -- when, and what ------------------------------------------------------------------------------
+
+
+def _submission_time(path: Path) -> tuple[dt.datetime | None, list[str]]:
+    """A folder's own timestamp.txt (nbgrader writes one into each submission it collects) when
+    present, else the files' time.  A timestamp.txt inside a zip is the learner's and is ignored."""
+    stamp = path / TIMESTAMP_FILE
+    if path.is_dir() and stamp.is_file() and not stamp.is_symlink():
+        text = stamp.read_text(encoding="utf-8", errors="replace").strip()
+        parsed = parse_timestamp(text)
+        if parsed is not None:
+            return parsed, []
+        note = f"{TIMESTAMP_FILE} says {text[:60]!r}, which is not a time; the file time was used"
+        return _files_time(path), [note]
+    return _files_time(path), []
+
+
+def parse_timestamp(text: str) -> dt.datetime | None:
+    """nbgrader's ``2026-11-20 23:59:59.123456 UTC`` or an ISO 8601 time; without a zone, local time."""
+    match = _TIMESTAMP.match(text.strip())
+    if not match:
+        return None
+    date, time, zone = match.groups()
+    offset = "+00:00" if zone is None or zone.upper() in ("UTC", "GMT", "Z") else zone
+    try:
+        moment = dt.datetime.fromisoformat(f"{date}T{time}{offset}")
+    except ValueError:
+        return None
+    return moment if zone is not None else moment.replace(tzinfo=None).astimezone()
+
+
+def _files_time(path: Path) -> dt.datetime | None:
+    """A folder's newest exercise file, or the zip's or notebook's own modification time."""
+    if path.is_dir():
+        times = [p.stat().st_mtime for p in path.rglob("*") if p.suffix in KEPT_SUFFIXES and p.is_file()]
+        return dt.datetime.fromtimestamp(max(times)).astimezone() if times else _mtime(path)
+    return _mtime(path)
+
+
+def _mtime(path: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(path.lstat().st_mtime).astimezone()
+    except OSError:
+        return None
+
+
+def _hash_folder(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _hash_path(path: Path) -> str:
+    """A rejected submission's hash: the raw file's bytes (a folder: its names and sizes)."""
+    try:
+        if path.is_file():
+            return hashlib.sha256(path.read_bytes()[: MAX_BYTES * 5]).hexdigest()
+        if path.is_dir():
+            listing = sorted(f"{p.relative_to(path)}:{p.lstat().st_size}" for p in path.rglob("*"))
+            return _hash_text(json.dumps(listing))
+    except OSError:
+        pass
+    return _hash_text(str(path))
+
+
+def _hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
