@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
@@ -34,7 +35,7 @@ INSTRUCTOR_EXTRA: Final = 'pip install -e ".[instructor]"'
 
 def _round(value: float) -> float:
     """Points without float noise: 0.1 + 0.2 is 0.3 here (six decimals is finer than any points)."""
-    rounded = round(value, 6)
+    rounded = round(float(value), 6)
     return 0.0 if rounded == 0 else rounded  # never -0.0
 
 
@@ -164,40 +165,51 @@ def to_nbgrader(course: Course, week: Week, entries: Sequence[Entry], db_url: st
     without a submission; one exported earlier is removed, since it is no longer their grade.
     Running it again updates everything in place.
     """
-    api, db_errors = _nbgrader()
-    try:
-        gradebook = api.Gradebook(db_url)
-    except db_errors as exc:
-        raise UsageError(
-            f"{db_url}: nbgrader cannot open this gradebook ({exc}); give a URL like sqlite:///gradebook.db"
-        ) from None
-    try:
-        notebooks = _write_assignment(gradebook, week, entries)
-        graded, rejected, removed = [], [], []
-        for entry in entries:
-            gradebook.update_or_create_student(entry.learner)
-            if entry.result is None:
-                rejected.append((entry.learner, entry.reason))
-                if _remove_submission(gradebook, api, week.id, entry.learner):
-                    removed.append(entry.learner)
-            else:
-                _write_submission(gradebook, api, entry, entry.result, late_of(course, week, entry))
-                graded.append(entry.learner)
-    except (*db_errors, api.InvalidEntry, api.MissingEntry) as exc:
-        raise UsageError(f"{db_url}: nbgrader's gradebook refused the export of {week.id} ({exc})") from None
-    finally:
-        gradebook.close()
-    return NbgraderSummary(db_url, week.id, notebooks, tuple(graded), tuple(rejected), tuple(removed))
+    api, sqlalchemy_exc = _nbgrader()
+    with warnings.catch_warnings():
+        # nbgrader's own add_submission builds rows before adding them to its session, which
+        # SQLAlchemy 2 warns about on every submission; the rows are stored all the same.
+        warnings.simplefilter("ignore", sqlalchemy_exc.SAWarning)
+        try:
+            gradebook = api.Gradebook(db_url)
+        except sqlalchemy_exc.SQLAlchemyError as exc:
+            raise UsageError(
+                f"{db_url}: nbgrader cannot open this gradebook ({exc}); give a URL like sqlite:///gradebook.db"
+            ) from None
+        try:
+            return _export(gradebook, api, course, week, entries, db_url)
+        except (sqlalchemy_exc.SQLAlchemyError, api.InvalidEntry, api.MissingEntry) as exc:
+            raise UsageError(f"{db_url}: nbgrader's gradebook refused the export of {week.id} ({exc})") from None
+        finally:
+            gradebook.close()
 
 
-def _nbgrader() -> tuple[Any, tuple[type[Exception], ...]]:
-    """nbgrader's API module (an instructor's extra, imported only when exporting to it)."""
+def _nbgrader() -> tuple[Any, Any]:
+    """nbgrader's API module and SQLAlchemy's exceptions (an instructor's extra, imported only
+    when exporting to nbgrader)."""
     try:
+        import sqlalchemy.exc
         from nbgrader import api
-        from sqlalchemy.exc import SQLAlchemyError
     except ImportError:
         raise UsageError(f"exporting to nbgrader needs nbgrader; install it with {INSTRUCTOR_EXTRA}") from None
-    return api, (SQLAlchemyError,)
+    return api, sqlalchemy.exc
+
+
+def _export(
+    gradebook: Any, api: Any, course: Course, week: Week, entries: Sequence[Entry], db_url: str
+) -> NbgraderSummary:
+    notebooks = _write_assignment(gradebook, week, entries)
+    graded, rejected, removed = [], [], []
+    for entry in entries:
+        gradebook.update_or_create_student(entry.learner)
+        if entry.result is None:
+            rejected.append((entry.learner, entry.reason))
+            if _remove_submission(gradebook, api, week.id, entry.learner):
+                removed.append(entry.learner)
+        else:
+            _write_submission(gradebook, api, entry, entry.result, late_of(course, week, entry))
+            graded.append(entry.learner)
+    return NbgraderSummary(db_url, week.id, notebooks, tuple(graded), tuple(rejected), tuple(removed))
 
 
 def _write_assignment(gradebook: Any, week: Week, entries: Sequence[Entry]) -> tuple[str, ...]:
