@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -204,12 +205,14 @@ class _CourseParser:
         unknown = sorted(set(table) - _LATE_KEYS)
         if unknown:
             self._fail(
-                line, f"[grading.late] has unknown key {unknown[0]!r}; the keys are {', '.join(sorted(_LATE_KEYS))}"
+                self._line_of_key(unknown[0]) or line,
+                f"[grading.late] has unknown key {unknown[0]!r}; the keys are {', '.join(sorted(_LATE_KEYS))}",
             )
         values: dict[str, float] = {}
         for key, default, top in (("per_day", 0.0, 100.0), ("max_penalty", 100.0, 100.0), ("grace_minutes", 0.0, None)):
             value = table.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (top and value > top):
+            wrong_type = isinstance(value, bool) or not isinstance(value, (int, float))
+            if wrong_type or not math.isfinite(value) or value < 0 or (top and value > top):
                 limit = f"between 0 and {top:g}" if top else "0 or more"
                 self._fail(self._line_of_key(key), f"[grading.late] {key} = {value!r} must be a number {limit}")
             values[key] = float(value)

@@ -98,22 +98,20 @@ class Gradebook:
         """Open ``path``; with ``create`` a missing file becomes a new, empty gradebook."""
         if not create and not path.is_file():
             raise UsageError(f"{path}: no gradebook here; `grade batch WEEK SUBMISSIONS` creates one")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            _check_is_gradebook(connection, path, create=create)
             connection.execute("PRAGMA journal_mode = WAL")  # readers never block the batch's writes
             connection.execute("PRAGMA synchronous = FULL")  # a committed grade survives a power cut
             connection.executescript(_SCHEMA)
-            version = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if version is None:
-                connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(version[0]) != SCHEMA_VERSION:
-                raise UsageError(
-                    f"{path}: gradebook schema {version[0]}, this grader reads schema {SCHEMA_VERSION}; "
-                    "use the grader version that wrote it"
-                )
+            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
+            connection.close()
             raise UsageError(f"{path} is not a gradebook this grader can open ({exc})") from None
+        except UsageError:
+            connection.close()
+            raise
         return cls(path, connection)
 
     def __enter__(self) -> Gradebook:
@@ -235,6 +233,31 @@ class Gradebook:
             exercises=tuple(ExerciseResult(name, file, tuple(outs)) for name, (file, outs) in exercises.items()),
             duration_s=duration,
             confinement=confinement,
+        )
+
+
+def _check_is_gradebook(connection: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Refuse any SQLite file that is not one of ours (nbgrader's gradebook.db, say) rather than
+    add tables to it; an empty file is a new gradebook only when creating."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        if not create:
+            raise UsageError(f"{path} is empty, not a gradebook; `grade batch WEEK SUBMISSIONS` fills one")
+        return
+    version = (
+        connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if "meta" in tables and "submissions" in tables
+        else None
+    )
+    if version is None:
+        raise UsageError(
+            f"{path} is a SQLite file of another program (tables: {', '.join(sorted(tables)[:5])}), "
+            "not a grade gradebook; give another --gradebook path"
+        )
+    if int(version[0]) != SCHEMA_VERSION:
+        raise UsageError(
+            f"{path}: gradebook schema {version[0]}, this grader reads schema {SCHEMA_VERSION}; "
+            "use the grader version that wrote it"
         )
 
 

@@ -99,14 +99,26 @@ def discover(source: Path, *, course: Course, week: Week, work: Path) -> Discove
             continue
         learner, path, label = candidate
         work_dir = work / f"s{index:05d}"
-        intakes.append(read_submission(path, learner=learner, course=course, week=week, work=work_dir, source=label))
+        intakes.append(
+            read_submission(
+                path, learner=learner, course=course, week=week, work=work_dir, source=label, nbgrader=exchange.is_dir()
+            )
+        )
     return Discovery(tuple(_reject_duplicates(intakes)), tuple(ignored))
 
 
 def read_submission(
-    path: Path, *, learner: str, course: Course, week: Week, work: Path, source: str | None = None
+    path: Path,
+    *,
+    learner: str,
+    course: Course,
+    week: Week,
+    work: Path,
+    source: str | None = None,
+    nbgrader: bool = False,
 ) -> Intake:
-    """Read one submission (a folder, a zip or a notebook) into ``work`` (created, must not exist)."""
+    """Read one submission (a folder, a zip or a notebook) into ``work``.  ``nbgrader``: the folder
+    comes from nbgrader's exchange, whose ``timestamp.txt`` (written by nbgrader) is trusted."""
     label = source or path.name
     if not _is_utf8(learner):
         shown = learner.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -118,10 +130,12 @@ def read_submission(
         notes = _stage(path, staged)
         root = work / "graded"
         notes += _assemble(staged, root / week.folder, exercise_names(course, week), week)
-        submitted_at, time_notes = _submission_time(path)
+        submitted_at, time_notes = _submission_time(path, trust_timestamp=nbgrader)
         return Intake(learner, label, root, _hash_folder(root), submitted_at, notes=tuple(notes + time_notes))
     except _Rejected as exc:
         return Intake(learner, label, None, _hash_path(path), _mtime(path), str(exc))
+    except OSError as exc:  # an unreadable file or folder of the submission
+        return Intake(learner, label, None, _hash_path(path), _mtime(path), f"cannot be read: {exc}")
     finally:
         shutil.rmtree(work / "raw", ignore_errors=True)
 
@@ -198,45 +212,53 @@ def _stage(path: Path, staged: Path) -> list[str]:
     raise _Rejected(f"{path.name} is not a submission: hand in a folder, a .zip or a .ipynb per learner")
 
 
-@dataclass
 class _Budget:
     """What one submission may still write: bytes and files (zip bombs, huge folders)."""
 
-    bytes_left: int = MAX_BYTES
-    files_left: int = MAX_FILES
+    def __init__(self) -> None:
+        self.max_bytes, self.max_files = MAX_BYTES, MAX_FILES
+        self.bytes_left, self.files_left = MAX_BYTES, MAX_FILES
 
     def spend(self, size: int) -> None:
         self.bytes_left -= size
         if self.bytes_left < 0:
             raise _Rejected(
-                f"the submission expands to more than {MAX_BYTES >> 20} MB (a zip bomb?); nothing was graded"
+                f"the submission expands to more than {self.max_bytes / (1 << 20):g} MB (a zip bomb?); "
+                "nothing was graded"
             )
 
     def count_file(self) -> None:
         self.files_left -= 1
         if self.files_left < 0:
-            raise _Rejected(f"the submission has more than {MAX_FILES} files; hand in only the exercise files")
+            raise _Rejected(f"the submission has more than {self.max_files} files; hand in only the exercise files")
+
+
+def _candidate_files(folder: Path) -> Iterator[Path]:
+    """The .py and .ipynb files under a folder, outside hidden and dunder folders
+    (.ipynb_checkpoints, __pycache__, __MACOSX); symbolic links are not followed."""
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _skipped(d))
+        yield from (Path(parent) / name for name in sorted(files) if _wanted(name))
+
+
+def _skipped(part: str) -> bool:
+    return part.startswith((".", "__"))
 
 
 def _stage_folder(folder: Path, staged: Path) -> list[str]:
     notes: list[str] = []
     budget = _Budget()
-    for parent, dirs, files in os.walk(folder):  # never follows symbolic links
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            path = Path(parent) / name
-            relative = path.relative_to(folder)
-            if not _wanted(name):
-                continue
-            budget.count_file()
-            if not _is_utf8(str(relative)):
-                notes.append(f"skipped a file whose name is not valid UTF-8: {_shown(str(relative))}")
-            elif path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
-                notes.append(f"skipped {relative}: a symbolic link or special file, not a regular file")
-            else:
-                target = staged / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_limited(path, target, budget)
+    for path in _candidate_files(folder):
+        relative = path.relative_to(folder)
+        budget.count_file()
+        if not _is_utf8(str(relative)):
+            notes.append(f"skipped a file whose name is not valid UTF-8: {_shown(str(relative))}")
+        elif path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+            notes.append(f"skipped {relative}: a symbolic link or special file, not a regular file")
+        else:
+            target = staged / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_limited(path, target, budget)
     return notes
 
 
@@ -252,7 +274,8 @@ def _stage_zip(path: Path, staged: Path) -> list[str]:
                 if problem:
                     notes.append(problem)
                     continue
-                if not _wanted(PurePosixPath(name).name) or "__MACOSX" in name:
+                parts = PurePosixPath(name).parts
+                if not _wanted(parts[-1]) or any(_skipped(part) for part in parts[:-1]):
                     continue
                 budget.count_file()
                 if stat.S_ISLNK(info.external_attr >> 16):
@@ -318,9 +341,16 @@ def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: We
             shutil.copyfile(path, week_dir / path.name)
             found.add(path.stem)
     for path in files:
-        if path.suffix == ".ipynb" and path.stem in exercises and path.stem not in found:
+        if path.suffix != ".ipynb" or path.stem not in exercises:
+            continue
+        if path.stem in found:
+            notes.append(f"{path.name} ignored: {path.stem}.py was handed in too")
+            continue
+        try:
             notes += _write_notebook(path, week_dir / f"{path.stem}.py")
             found.add(path.stem)
+        except _Rejected as exc:
+            notes.append(str(exc))
     missing = [e for e in exercises if e not in found]
     others = [p for p in files if p.suffix == ".ipynb" and p.stem not in exercises]
     if missing and len(others) == 1:  # one notebook for the whole week
@@ -386,7 +416,10 @@ def _write_notebook(notebook: Path, module: Path) -> list[str]:
         parts.append(f"# --- cell {number} ---\n{code}\n")
     text = "\n".join(parts)
     futures = sorted(set(_FUTURE.findall(text)))  # must open the module, wherever the cell was
-    module.write_text("".join(f"{line}\n" for line in futures) + _FUTURE.sub("", text), encoding="utf-8")
+    try:
+        module.write_text("".join(f"{line}\n" for line in futures) + _FUTURE.sub("", text), encoding="utf-8")
+    except UnicodeEncodeError:
+        raise _Rejected(f"{notebook.name} contains text that is not valid Unicode; it cannot be graded") from None
     return (
         [f"{notebook.name}: {dropped} top-level statement(s) that are not definitions were left out"] if dropped else []
     )
@@ -403,7 +436,7 @@ def _definitions(source: str) -> tuple[str, int]:
     whole, so its SyntaxError is reported with its line."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, RecursionError, ValueError, MemoryError):  # too deep or not text: import reports it
         return source, 0
     kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
     lines = source.splitlines()
@@ -421,11 +454,11 @@ def _definitions(source: str) -> tuple[str, int]:
 # -- when, and what ------------------------------------------------------------------------------
 
 
-def _submission_time(path: Path) -> tuple[dt.datetime | None, list[str]]:
-    """A folder's own timestamp.txt (nbgrader writes one into each submission it collects) when
-    present, else the files' time.  A timestamp.txt inside a zip is the learner's and is ignored."""
+def _submission_time(path: Path, *, trust_timestamp: bool) -> tuple[dt.datetime | None, list[str]]:
+    """nbgrader's timestamp.txt in its exchange layout, else the files' time.  Anywhere else a
+    timestamp.txt could have been written by the learner, so it is not read."""
     stamp = path / TIMESTAMP_FILE
-    if path.is_dir() and stamp.is_file() and not stamp.is_symlink():
+    if trust_timestamp and stamp.is_file() and not stamp.is_symlink():
         text = stamp.read_text(encoding="utf-8", errors="replace").strip()
         parsed = parse_timestamp(text)
         if parsed is not None:
@@ -452,7 +485,7 @@ def parse_timestamp(text: str) -> dt.datetime | None:
 def _files_time(path: Path) -> dt.datetime | None:
     """A folder's newest exercise file, or the zip's or notebook's own modification time."""
     if path.is_dir():
-        times = [p.stat().st_mtime for p in path.rglob("*") if p.suffix in KEPT_SUFFIXES and p.is_file()]
+        times = [p.lstat().st_mtime for p in _candidate_files(path) if not p.is_symlink()]
         return dt.datetime.fromtimestamp(max(times)).astimezone() if times else _mtime(path)
     return _mtime(path)
 
