@@ -9,6 +9,7 @@ Instructors:
     grade new week15 --title T create a week (or grade new week15/exercise: add an exercise)
     grade release --out DIR    write a student release (public tests only, no solutions)
     grade batch WEEK SUBS      grade every learner's submission into the gradebook (grades.db)
+    grade export FORMAT [WEEK] the gradebook as csv, json or into nbgrader; a Gradescope autograder
 
 Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration error,
 130 interrupted.  Errors are rendered here and nowhere else.
@@ -17,6 +18,7 @@ Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -28,7 +30,8 @@ from rich.text import Text
 from . import __version__, report
 from .errors import GraderError, UsageError
 
-COMMANDS: Final = ("list", "build", "check", "new", "release", "batch")
+COMMANDS: Final = ("list", "build", "check", "new", "release", "batch", "export")
+EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
@@ -78,6 +81,19 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "--regrade", action="store_true", help="grade again even what is unchanged since the last batch"
         )
+    if command == "export":
+        parser.add_argument("format", choices=EXPORT_FORMATS, help="csv, json, nbgrader or gradescope")
+        parser.add_argument("week", nargs="?", help="the week (required for csv and gradescope; default: every week)")
+        parser.add_argument(
+            "--gradebook", type=Path, metavar="FILE", help="the SQLite gradebook (default: grades.db in the course)"
+        )
+        parser.add_argument(
+            "--out",
+            type=Path,
+            metavar="PATH",
+            help="where to write (csv, json: default standard output; gradescope: default here)",
+        )
+        parser.add_argument("--db", type=Path, metavar="PATH", help="nbgrader: its gradebook.db to write into")
     if command == "release":
         parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="an empty or new folder to write")
         parser.add_argument("--with-hidden", action="store_true", help="include the hidden suites (self-study)")
@@ -91,6 +107,7 @@ _DESCRIPTIONS: Final = {
     "new": "Create a week, or add an exercise to a week, with a small working example.",
     "release": "Write a repository a learner can use on their own: stubs, grader, public tests.",
     "batch": "Grade every submission of a class for one week and store each grade in the gradebook as it is done.",
+    "export": "Write the gradebook where grades live: csv, json, nbgrader's gradebook; or build a Gradescope autograder.",
 }
 
 
@@ -229,6 +246,57 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     return EXIT_FAILED if summary.rejected else EXIT_PASSED
 
 
+def _export(args: argparse.Namespace, console: Console) -> int:
+    from .batch import default_gradebook
+    from .grading import open_course
+
+    course = open_course(args.course)
+    week = course.resolve(args.week) if args.week else None
+    if args.format in ("csv", "gradescope") and week is None:
+        raise UsageError(f"grade export {args.format} needs a week, e.g. grade export {args.format} week5")
+    if args.format == "gradescope":
+        from .gradescope import build_gradescope_autograder
+
+        assert week is not None
+        written = build_gradescope_autograder(course, week, (args.out or Path.cwd()).expanduser())
+        console.print(Text(f"wrote {written}: upload it as the autograder of {week.id} on Gradescope", style="green"))
+        return EXIT_PASSED
+    from . import export
+    from .gradebook import Gradebook
+
+    with Gradebook.open((args.gradebook or default_gradebook(course)).expanduser(), create=False) as book:
+        weeks = [week.id] if week else book.weeks()
+        entries = {week_id: book.current(week_id) for week_id in weeks}
+    if args.format == "nbgrader":
+        if args.db is None:
+            raise UsageError("grade export nbgrader needs --db PATH, the nbgrader gradebook.db to write into")
+        url = f"sqlite:///{args.db.expanduser().resolve()}"
+        for week_id, found in entries.items():
+            summary = export.to_nbgrader(course, course.resolve(week_id), found, url)
+            console.print(
+                Text(
+                    f"{week_id}: {len(summary.graded)} graded and {len(summary.rejected)} rejected learners in {args.db}"
+                )
+            )
+        return EXIT_PASSED
+    if args.format == "csv":
+        assert week is not None
+        text = io.StringIO(newline="")
+        export.to_csv(course, week, entries[week.id], text)
+        _write(console, args.out, text.getvalue())
+    else:
+        _write(console, args.out, json.dumps(export.to_json(course, entries), indent=2) + "\n")
+    return EXIT_PASSED
+
+
+def _write(console: Console, out: Path | None, text: str) -> None:
+    if out is None:
+        console.file.write(text)
+        return
+    out.expanduser().write_text(text, encoding="utf-8", newline="")
+    console.print(Text(f"wrote {out}", style="green"), highlight=False)
+
+
 class BatchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a batch: every grade finished before it is in the gradebook."""
 
@@ -238,7 +306,14 @@ class BatchInterrupted(KeyboardInterrupt):
         )
 
 
-_INSTRUCTOR_COMMANDS: Final = {"build": _build, "check": _check, "new": _new, "release": _release, "batch": _batch}
+_INSTRUCTOR_COMMANDS: Final = {
+    "build": _build,
+    "check": _check,
+    "new": _new,
+    "release": _release,
+    "batch": _batch,
+    "export": _export,
+}
 
 
 def _escape(text: str) -> str:

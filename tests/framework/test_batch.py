@@ -246,3 +246,14 @@ def test_the_command_prints_each_learner_and_the_class_statistics(make_course: M
     for expected in ("ada", "3/3", "ben", "1/3", "broken", "not a readable zip file", "mean 2.0/3", "median 2.0/3"):
         assert expected in out, expected
     assert "50% (1/2)" in out and "test_double" in out  # the test half the class fails
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "export", "csv", "week1", "--course", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    rows = exported.stdout.splitlines()
+    assert exported.returncode == 0, exported.stderr
+    assert rows[0].startswith("learner,status,source,submitted_at,basics (3),raw,possible")
+    assert [row.split(",")[:2] for row in rows[1:]] == [["ada", "graded"], ["ben", "graded"], ["broken", "rejected"]]
