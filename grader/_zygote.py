@@ -40,10 +40,12 @@ def main(control_fd: int) -> None:
             return
         if not message:
             return  # the trusted process is gone
+        _reap(ended)
         request = json.loads(message)
         if request["op"] == "spawn":
             request["settings"]["drop_root"] = can_drop_root
             pid = _spawn(request, fds[0], control)
+            ended.pop(pid, None)  # a reused pid: what an earlier sandbox of that number left is stale
             os.close(fds[0])
             control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         elif request["op"] == "stop":  # kill a sandbox's whole process group, then reap it
@@ -51,7 +53,8 @@ def main(control_fd: int) -> None:
                 os.killpg(request["pid"], signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            control.sendall(json.dumps({"status": _status(request["pid"], ended)}).encode() + b"\n")
+            status = _status(request["pid"], ended) if request.get("wait", True) else None
+            control.sendall(json.dumps({"status": status}).encode() + b"\n")
 
 
 def _warm_up(torch: Any) -> None:
@@ -115,10 +118,23 @@ def _nobody_can_run_python() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def _reap(ended: dict[int, int]) -> None:
+    """Collect every sandbox that has ended (those stopped without waiting, too): no zombies."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ended[pid] = os.waitstatus_to_exitcode(status)
+
+
 def _status(pid: int, ended: dict[int, int]) -> int | None:
     """The exit code of a sandbox that ended, negative for a signal (None if it will not end)."""
     if pid not in ended:
-        for _ in range(200):  # the trusted side asks once the channel closed: it ends within moments
+        deadline, pause = time.monotonic() + 2.0, 0.0002
+        while True:  # the trusted side asks once the channel closed: it ends within moments
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
@@ -126,10 +142,11 @@ def _status(pid: int, ended: dict[int, int]) -> int | None:
             if done:
                 ended[pid] = os.waitstatus_to_exitcode(status)
                 break
-            time.sleep(0.01)
-        else:
-            return None
-    return ended[pid]
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+    return ended.pop(pid)
 
 
 if __name__ == "__main__":

@@ -535,7 +535,7 @@ class ProcessBackend:
                 )
             raise
         except (EOFError, OSError):
-            code = self.stop()
+            code = self.stop(wait=True)
             raise StudentCodeError("crashed", crash_message(code) + self._where_it_crashed()) from None
 
     def _start(self, exercise: tuple[str, str]) -> None:
@@ -553,14 +553,15 @@ class ProcessBackend:
         self.channel, self.pid = self.zygote.spawn(settings)
         self.exercise = exercise
 
-    def stop(self) -> int | None:
-        """End the current sandbox (if any) and return how it ended."""
+    def stop(self, *, wait: bool = False) -> int | None:
+        """End the current sandbox (if any); with ``wait``, return how it ended (a crash's signal).
+        Without, the zygote kills it and reaps it later: a sandbox's normal end costs no wait."""
 
         if self.channel is None:
             return None
         self.channel.close()
         self.channel = None
-        return self.zygote.stop(self.pid)
+        return self.zygote.stop(self.pid, wait=wait)
 
     def close(self) -> None:
         """End the sandbox and delete its copy of the learner's files (a warm worker's next job
@@ -706,12 +707,13 @@ class Zygote:
         finally:
             theirs.close()
 
-    def stop(self, pid: int) -> int | None:
-        """Kill the sandbox ``pid`` and everything it started; its exit code (negative: a signal)."""
+    def stop(self, pid: int, *, wait: bool = True) -> int | None:
+        """Kill the sandbox ``pid`` and everything it started; with ``wait``, its exit code
+        (negative: a signal), else None at once."""
         import json
 
         try:
-            self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode())
+            self.control.sendall(json.dumps({"op": "stop", "pid": pid, "wait": wait}).encode())
             return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]
         except (OSError, ValueError, KeyError):
             return None
