@@ -437,7 +437,7 @@ class _Child:
         output = tempfile.TemporaryFile(dir=scratch)
         command = [
             sys.executable, "-m", "grader._child", f"--memory-mb={course.grading.memory_mb}", "--",
-            *map(str, paths), f"--rootdir={course.root}", "-p", "grader.plugin", "-p", "no:cacheprovider",
+            *map(str, paths), f"--rootdir={course.root}", "-p", "grader.plugin", "-p", "no:cacheprovider", "-p", "no:logging",
             "--import-mode=importlib", "--strict-markers", "-q", "-s", "--grade-mode",
             f"--grade-events-fd={write_fd}", f"--reference={course.solutions_dir}",
             f"--grade-timeout={course.grading.timeout_s}", f"--grade-sandbox={course.grading.sandbox}",
