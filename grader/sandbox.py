@@ -650,7 +650,6 @@ class Zygote:
         return zygote
 
     def _launch(self) -> None:
-        import os
         import subprocess
         import sys
 
@@ -668,7 +667,7 @@ class Zygote:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            env=_zygote_environment(),
         )
         theirs.close()
         self.control = ours
@@ -725,6 +724,18 @@ class Zygote:
         self.process.kill()
         self.process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _zygote_environment() -> dict[str, str]:
+    """The zygote imports the very grader package this process runs (an unpacked Gradescope
+    autograder next to an editable install elsewhere must not mix), found first on its path."""
+    import os
+
+    import grader
+
+    package_parent = str(Path(grader.__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": path}
 
 
 def _bwrap_works() -> bool:

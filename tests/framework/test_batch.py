@@ -208,7 +208,8 @@ def test_a_killed_batch_loses_no_finished_grade_and_the_same_command_resumes(
     make_course: MakeCourse, tmp_path: Path, how: signal.Signals
 ) -> None:
     root = make_course({"basics": SOLUTION})
-    subs = _hand_in(tmp_path / "subs", {f"learner{i:02d}": SOLUTION for i in range(8)})
+    slow = "import time\ntime.sleep(0.4)\n" + SOLUTION  # each takes a moment: the signal lands mid-batch
+    subs = _hand_in(tmp_path / "subs", {f"learner{i:02d}": slow for i in range(8)})
     db = root / "grades.db"
     batch = subprocess.Popen(
         _grade_command(root, subs, "--workers", "1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
