@@ -212,7 +212,13 @@ def test_a_killed_batch_loses_no_finished_grade_and_the_same_command_resumes(
     subs = _hand_in(tmp_path / "subs", {f"learner{i:02d}": slow for i in range(8)})
     db = root / "grades.db"
     batch = subprocess.Popen(
-        _grade_command(root, subs, "--workers", "1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _grade_command(root, subs, "--workers", "1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell's background job (CI under `cmd &`) ignores SIGINT, and so would Python: undo that,
+        # as a terminal's Ctrl-C would find it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_for(lambda: _stored(db) >= 2, seconds=120)
     batch.send_signal(how)
