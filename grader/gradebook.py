@@ -185,17 +185,10 @@ class Gradebook:
 
     def _entry(self, row: tuple[object, ...]) -> Entry:
         (id_, week, learner, source, content_hash, suite_hash, submitted_at, graded_at, status, reason) = row[:10]
-        points_possible, duration, confinement = row[11], row[12], row[13]
+        duration, confinement = row[12], row[13]
         result = None
         if status == "graded":
-            result = self._result(
-                int(str(id_)),
-                str(source),
-                str(week),
-                float(str(points_possible)),
-                float(str(duration)),
-                str(confinement),
-            )
+            result = self._result(int(str(id_)), str(source), str(week), float(str(duration)), str(confinement))
         return Entry(
             week_id=str(week),
             learner=str(learner),
@@ -209,11 +202,9 @@ class Gradebook:
             result=result,
         )
 
-    def _result(
-        self, submission_id: int, source: str, week: str, points_possible: float, duration: float, confinement: str
-    ) -> WeekResult:
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        context = json.loads(meta.get(f"week:{week}", "{}"))
+    def _result(self, submission_id: int, source: str, week: str, duration: float, confinement: str) -> WeekResult:
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (f"week:{week}",)).fetchone()
+        context = json.loads(found[0]) if found else {}
         exercises: dict[str, tuple[str, list[TestOutcome]]] = {}
         for row in self._db.execute(
             "SELECT test_id, name, exercise, file, points, status, message, hint, detail, duration_s, timeout_s, public"
