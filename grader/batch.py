@@ -25,9 +25,10 @@ from typing import Final, Protocol
 
 from . import __version__
 from .course import Course, Week
+from .export import late_of
 from .gradebook import DEFAULT_NAME, Entry, Gradebook
 from .intake import Discovery, Intake, discover
-from .late import LateAssessment, assess
+from .late import LateAssessment
 from .results import WeekResult
 from .runner import GradeRequest, WarmWorker, grade_week
 
@@ -60,7 +61,7 @@ class BatchSummary:
     workers: int
 
     def assessment(self, entry: Entry) -> LateAssessment:
-        return assess(self.course.grading.late, self.week.due, entry.submitted_at, entry.points_earned)
+        return late_of(self.course, self.week, entry)
 
 
 class BatchListener(Protocol):
@@ -212,9 +213,6 @@ class _ColdWorker:
     """Without the process sandbox, learner code would run inside a warm worker and could leave
     something behind for the next learner: each submission then gets its own cold child."""
 
-    def __init__(self) -> None:
-        self.killed = False
-
     def grade(self, request: GradeRequest) -> WeekResult:
         return grade_week(request)
 
@@ -222,7 +220,7 @@ class _ColdWorker:
         pass
 
     def kill(self) -> None:
-        self.killed = True
+        """Nothing to kill from here: the running cold child ends within its suite's time limits."""
 
 
 def _new_worker(request: BatchRequest, hide: tuple[Path, ...]) -> _Worker:

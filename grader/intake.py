@@ -508,7 +508,8 @@ def _hash_path(path: Path) -> str:
     """A rejected submission's hash: the raw file's bytes (a folder: its names and sizes)."""
     try:
         if path.is_file():
-            return hashlib.sha256(path.read_bytes()[: MAX_BYTES * 5]).hexdigest()
+            with path.open("rb") as raw:  # a rejected file may be huge: hash a bounded prefix
+                return hashlib.sha256(raw.read(MAX_BYTES * 5)).hexdigest()
         if path.is_dir():
             listing = sorted(f"{p.relative_to(path)}:{p.lstat().st_size}" for p in path.rglob("*"))
             return _hash_text(json.dumps(listing))

@@ -8,7 +8,7 @@ through ``Text`` and is never read as markup.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rich import box
 from rich.console import Console
@@ -25,14 +25,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .batch import BatchSummary, class_statistics
-from .build import BuiltFile
-from .check import CourseCheck
-from .course import Course
-from .gradebook import Entry
-from .history import StoredScore
-from .release import ReleaseSummary
 from .results import ExerciseResult, TestInfo, TestOutcome, WeekResult
+
+if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sqlite3, zipfile, nbformat…
+    from .batch import BatchSummary
+    from .build import BuiltFile
+    from .check import CourseCheck
+    from .course import Course
+    from .gradebook import Entry
+    from .history import StoredScore
+    from .release import ReleaseSummary
 
 JSON_SCHEMA_VERSION: Final = 1
 _MARKS: Final = {
@@ -384,6 +386,8 @@ def _learner_table(summary: BatchSummary) -> Table:
 
 
 def _render_statistics(console: Console, summary: BatchSummary) -> None:
+    from .batch import class_statistics
+
     stats = class_statistics(summary)
     if not stats.graded:
         console.print(Text("no submission could be graded", style="red"))

@@ -169,7 +169,7 @@ class WarmWorker:
         read_fd, write_fd = os.pipe()
         options = [
             f"--grade-jobs-fd={read_fd}",
-            f"--submission={self.hide[0]}",
+            f"--submission={self.hide[0]}",  # never graded: each job names its own; hidden from the sandbox
             *(f"--grade-hide={folder}" for folder in self.hide),
         ]
         try:
