@@ -33,6 +33,7 @@ def main(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)
     ended: dict[int, int] = {}
     can_drop_root = os.getuid() == 0 and _nobody_can_run_python()
+    spare = _Spare.fork(control)
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
@@ -44,10 +45,13 @@ def main(control_fd: int) -> None:
         request = json.loads(message)
         if request["op"] == "spawn":
             request["settings"]["drop_root"] = can_drop_root
-            pid = _spawn(request, fds[0], control)
-            ended.pop(pid, None)  # a reused pid: what an earlier sandbox of that number left is stale
+            if not spare.hand_over(request["settings"], fds[0]):  # it died waiting: fork one now
+                spare = _Spare.fork(control)
+                spare.hand_over(request["settings"], fds[0])
+            ended.pop(spare.pid, None)  # a reused pid: what an earlier sandbox of that number left is stale
             os.close(fds[0])
-            control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            control.sendall(json.dumps({"pid": spare.pid}).encode() + b"\n")
+            spare = _Spare.fork(control)  # after the reply: the fork is off the grading path
         elif request["op"] == "stop":  # kill a sandbox's whole process group, then reap it
             try:
                 os.killpg(request["pid"], signal.SIGKILL)
@@ -78,24 +82,58 @@ def _warm_up(torch: Any) -> None:
     torch.broadcast_shapes((3, 1), (4,))  # imports sympy (torch's symbolic shapes): 0.5 s on its own
 
 
-def _spawn(request: dict[str, Any], channel_fd: int, control: socket.socket) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:  # the sandbox
-        control.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        from .sandbox import serve
+def _serve_when_handed(handle: socket.socket) -> None:
+    """Wait for a sandbox's settings and channel, then serve on it (in a spare)."""
+    message, fds, _, _ = socket.recv_fds(handle, 1 << 16, 1)
+    handle.close()
+    if not message or not fds:
+        return  # the zygote is gone
+    from .sandbox import serve
 
-        serve(channel_fd, request["settings"])
-    except BaseException:  # noqa: BLE001 - a sandbox that cannot serve says why in its output
-        import traceback
+    serve(fds[0], json.loads(message))
 
-        traceback.print_exc()
-        code = 70
-    finally:
-        os._exit(code)
+
+class _Spare:
+    """A sandbox forked ahead of need: it waits for its settings and channel, then serves.
+
+    Forking a process that has imported torch takes about 4 ms (its page tables); done right
+    after the previous spawn was answered, it overlaps with the tests instead of delaying them.
+    """
+
+    def __init__(self, pid: int, handle: socket.socket) -> None:
+        self.pid = pid
+        self.handle = handle
+
+    @classmethod
+    def fork(cls, control: socket.socket) -> _Spare:
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid:
+            theirs.close()
+            return cls(pid, ours)
+        code = 0
+        try:  # the sandbox-to-be
+            control.close()
+            ours.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _serve_when_handed(theirs)
+        except BaseException:  # noqa: BLE001 - a sandbox that cannot serve says why in its output
+            import traceback
+
+            traceback.print_exc()
+            code = 70
+        finally:
+            os._exit(code)
+
+    def hand_over(self, settings: dict[str, Any], channel_fd: int) -> bool:
+        """Give this spare its sandbox's settings and channel; False if it is gone."""
+        try:
+            socket.send_fds(self.handle, [json.dumps(settings).encode()], [channel_fd])
+        except OSError:
+            return False
+        finally:
+            self.handle.close()
+        return True
 
 
 def _nobody_can_run_python() -> bool:

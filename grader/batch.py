@@ -30,7 +30,7 @@ from .gradebook import DEFAULT_NAME, Entry, Gradebook
 from .intake import Discovery, Intake, discover
 from .late import LateAssessment
 from .results import WeekResult
-from .runner import GradeRequest, WarmWorker, grade_week
+from .runner import GradeRequest, WarmWorker, grade_week, threads_per_child
 
 HISTOGRAM_BINS: Final = 10
 
@@ -238,7 +238,13 @@ def _work(
     try:
         while (intake := jobs.get()) is not None:
             assert intake.root is not None
-            job = GradeRequest(course=request.course, week=request.week, submission=intake.root, label=intake.learner)
+            job = GradeRequest(
+                course=request.course,
+                week=request.week,
+                submission=intake.root,
+                label=intake.learner,
+                threads=threads_per_child(request.workers),
+            )
             done.put((intake, worker.grade(job)))
     except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which stops the batch
         done.put(exc)

@@ -25,7 +25,7 @@ from .errors import GraderError
 from .mutants import Mutant, apply_mutant, load_mutants
 from .release import leaks_in, secret_lines
 from .results import WeekResult
-from .runner import GradeRequest, grade_week
+from .runner import GradeRequest, grade_week, threads_per_child
 
 _WEEK_FOLDER: Final = re.compile(r"^week\d+")
 _MIN_HINT_LINE: Final = 12  # solution lines shorter than this (e.g. "return h") may appear in a hint
@@ -97,6 +97,7 @@ class _WeekChecker:
         self.course = course
         self.week = week
         self.workers = workers
+        self._threads = threads_per_child(workers)
         self.say = say
         self.problems: list[str] = []
 
@@ -123,7 +124,7 @@ class _WeekChecker:
     # -- grading runs -----------------------------------------------------------------------
 
     def _grade(self, root: Path, label: str, exercise: str | None = None) -> WeekResult | None:
-        request = GradeRequest(self.course, self.week, root, label, exercise=exercise)
+        request = GradeRequest(self.course, self.week, root, label, exercise=exercise, threads=self._threads)
         try:
             return grade_week(request)
         except GraderError as exc:
@@ -157,7 +158,9 @@ class _WeekChecker:
     def _run_mutant(self, mutant: Mutant, into: Path) -> MutantResult:
         try:
             root = apply_mutant(mutant, solutions=self.course.solutions_dir, week_folder=self.week.folder, into=into)
-            request = GradeRequest(self.course, self.week, root, f"mutants/{mutant.name}", exercise=mutant.module)
+            request = GradeRequest(
+                self.course, self.week, root, f"mutants/{mutant.name}", exercise=mutant.module, threads=self._threads
+            )
             result = grade_week(request)
         except GraderError as exc:
             return MutantResult(mutant.name, False, exc.message)

@@ -67,6 +67,7 @@ class Settings:
     zygote: Zygote | None = None
     hide: tuple[Path, ...] = ()
     jobs_fd: int | None = None
+    exercise_order: tuple[tuple[str, str], ...] = ()  # (week folder, exercise) as the tests will need them
     backends: dict[str, Backend] = field(default_factory=dict)
     loaded: set[tuple[str, str]] = field(default_factory=set)
 
@@ -74,7 +75,7 @@ class Settings:
         """The reference always runs here (it is trusted); the student's code where --grade-sandbox says."""
         if role not in self.backends:
             if role == "student" and self.zygote is not None:
-                self.backends[role] = ProcessBackend(self.zygote, self._sandbox_settings())
+                self.backends[role] = ProcessBackend(self.zygote, self._sandbox_settings(), self.exercise_order)
             elif role == "student":
                 self.backends[role] = InProcessBackend(self.student, STUDENT_PACKAGE)
             else:
@@ -230,6 +231,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    settings.exercise_order = _exercise_order(keep)
+
+
+def _exercise_order(items: list[pytest.Item]) -> tuple[tuple[str, str], ...]:
+    """The student's exercises in the order the tests will need them (a sandbox starts ahead)."""
+    order: list[tuple[str, str]] = []
+    for item in items:
+        info = item.stash.get(_info_key, None)
+        if info is not None and "student" in getattr(item, "fixturenames", ()):
+            exercise = (Path(str(item.path)).parent.name, info.exercise)
+            if not order or order[-1] != exercise:
+                order.append(exercise)
+    return tuple(order)
 
 
 def _is_graded(item: pytest.Item) -> bool:

@@ -1,0 +1,122 @@
+"""How sandboxes are started: ahead of need, from a spare the zygote forked, with a share of the cores.
+
+None of this may change a grade: a module imported ahead still answers for its own tests only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader._zygote import _Spare
+from grader.course import load_course
+from grader.results import WeekResult
+from grader.runner import GradeRequest, grade_week, threads_per_child
+
+from .conftest import COURSE_TOML, SOLUTION
+
+# a_first's test waits a second after its first call; b_second's module notes when it was imported.
+AHEAD_SUITE = """\
+import time
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.exercise("{exercise}")
+
+
+def _imported_at(m):
+    return m.IMPORTED_AT
+
+
+def _threads(m):
+    return torch.get_num_threads()
+
+
+@pytest.mark.points(1)
+def test_import_time(student):
+    asked = time.time()
+    imported = student.run(_imported_at)
+    if "{exercise}" == "a_first":
+        time.sleep(1.0)
+    if "{exercise}" == "b_second":
+        assert imported < asked - 0.5, f"imported {{asked - imported:.2f}} s before its first test asked"
+
+
+@pytest.mark.points(1)
+def test_threads(student):
+    assert torch.get_num_threads() == 1, f"the grading process uses {{torch.get_num_threads()}} threads"
+    assert student.run(_threads) == 1
+"""
+
+TIMED = "import time\nIMPORTED_AT = time.time()\n" + SOLUTION
+
+
+def grade_course(root: Path, exercises: dict[str, str], *, threads: int | None = 1) -> WeekResult:
+    for kind in ("tests", "solutions", "exercises"):
+        (root / kind / "week01_basics").mkdir(parents=True)
+    (root / "course.toml").write_text(COURSE_TOML.format(timeout=2))
+    for name, source in exercises.items():
+        (root / "solutions" / "week01_basics" / f"{name}.py").write_text(TIMED)
+        (root / "exercises" / "week01_basics" / f"{name}.py").write_text(textwrap.dedent(source))
+        (root / "tests" / "week01_basics" / f"test_{name}.py").write_text(AHEAD_SUITE.format(exercise=name))
+    course = load_course(root)
+    request = GradeRequest(
+        course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises", threads=threads
+    )
+    return grade_week(request)
+
+
+@pytest.fixture(scope="module")
+def ahead_result(tmp_path_factory: pytest.TempPathFactory) -> WeekResult:
+    hangs = "while True:\n    pass\n" + TIMED
+    return grade_course(tmp_path_factory.mktemp("ahead"), {"a_first": TIMED, "b_second": TIMED, "c_hangs": hangs})
+
+
+def outcomes(result: WeekResult, exercise: str) -> dict[str, tuple[str, str]]:
+    (found,) = [e for e in result.exercises if e.name == exercise]
+    return {o.info.name: (o.status, o.message) for o in found.outcomes}
+
+
+def test_the_next_exercise_is_imported_before_its_first_test_asks(ahead_result: WeekResult) -> None:
+    assert outcomes(ahead_result, "b_second")["test_import_time"] == ("passed", "")
+
+
+def test_a_file_that_hangs_at_import_fails_its_own_tests_only(ahead_result: WeekResult) -> None:
+    for before in ("a_first", "b_second"):
+        assert {status for status, _ in outcomes(ahead_result, before).values()} <= {"passed", "failed"}
+    found = outcomes(ahead_result, "c_hangs")
+    assert found["test_import_time"] == ("timeout", "timed out after 2 s")
+    status, message = found["test_threads"]
+    assert status == "import_error"
+    assert "c_hangs.py took longer than 2 s" in message
+
+
+def test_a_grading_process_and_its_sandboxes_use_the_threads_they_are_given(ahead_result: WeekResult) -> None:
+    """Fails without the limit on a machine of two or more cores (torch takes them all)."""
+    assert outcomes(ahead_result, "a_first")["test_threads"] == ("passed", "")
+
+
+def test_parallel_grading_processes_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [threads_per_child(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert threads_per_child(4) == 1
+
+
+def test_a_spare_that_died_is_not_handed_a_sandbox() -> None:
+    control, zygote_end = socket.socketpair()
+    spare = _Spare.fork(zygote_end)
+    os.kill(spare.pid, signal.SIGKILL)
+    os.waitpid(spare.pid, 0)
+    ours, theirs = socket.socketpair()
+    try:
+        assert spare.hand_over({"workdir": "/nonexistent"}, theirs.fileno()) is False
+    finally:
+        for end in (control, zygote_end, ours, theirs):
+            end.close()
