@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import datetime as dt
 import inspect
 import io
 import json
@@ -728,6 +729,18 @@ def marginal_per_submission(course: Course, tmp: Path, reference: dict[str, str]
     return times[0], times[1], (times[1] - times[0]) / k
 
 
+def median_gap(gradebook: Path) -> float | None:
+    """The median time between two consecutive grades of a one-worker batch (the worker's start
+    comes before the first grade, so no gap includes it). A cross-check of (b) that the start-up
+    noise of two whole runs does not reach; printed beside (b), not instead of it."""
+    with contextlib.closing(sqlite3.connect(gradebook)) as db:
+        stamps = sorted(
+            dt.datetime.fromisoformat(row[0]).timestamp() for row in db.execute("SELECT graded_at FROM submissions")
+        )
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+    return statistics.median(gaps) if gaps else None
+
+
 # -- the report ---------------------------------------------------------------------------------
 
 
@@ -796,6 +809,11 @@ def print_report(args, course: Course, subs: list[Submission], nb: Side, ours: S
                 if marginal is not None
                 else ""
             ),
+        ),
+        (
+            "(b2) cross-check of (b)",
+            fmt(None if figures.get("gap") is None else 1000 * figures["gap"], "8.0f", " ms")
+            + f"   (median time between consecutive grades of the {2 * args.marginal_k}-submission batch)",
         ),
         (
             "our overhead = (b) - (a')",
@@ -885,6 +903,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         figures["tk"], figures["t2k"], figures["marginal"] = marginal_per_submission(
             course, tmp, reference, args.marginal_k
         )
+        figures["gap"] = median_gap(tmp / f"marginal_{2 * args.marginal_k}.db")
     print_report(args, course, subs, nb, ours, figures)
     return status
 
