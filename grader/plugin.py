@@ -112,10 +112,18 @@ class Settings:
 
 
 class EventStream:
-    """JSON lines to the parent process; a no-op in a plain pytest run."""
+    """JSON lines to the parent process; a no-op in a plain pytest run.
 
-    def __init__(self, fd: int | None) -> None:
+    The parent reads the lines in batches (``runner.POLL_S``), not one by one, so that a line
+    costs this process no wake-up of the parent.  Events the parent acts on at once (the tests are
+    collected, a job or the whole run is over) also ring the bell, a second pipe it waits on.
+    """
+
+    URGENT: Final = frozenset({"collected", "job_done", "done"})
+
+    def __init__(self, fd: int | None, bell_fd: int | None = None) -> None:
         self.fd = fd
+        self.bell_fd = bell_fd
 
     def emit(self, event: str, **data: Any) -> None:
         if self.fd is None:
@@ -123,6 +131,11 @@ class EventStream:
         line = (json.dumps({"event": event, **data}) + "\n").encode("utf-8")
         while line:
             line = line[os.write(self.fd, line) :]
+        if self.bell_fd is not None and event in self.URGENT:
+            try:
+                os.write(self.bell_fd, b"!")
+            except BlockingIOError:  # the bell holds unread rings: the parent will look anyway
+                pass
 
 
 _settings_key: Final = pytest.StashKey[Settings]()
@@ -139,6 +152,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-mode", action="store_true", help="every collected test must carry points")
     group.addoption("--grade-timeout", type=float, metavar="S", help="default per-test time limit in seconds")
     group.addoption("--grade-events-fd", type=int, metavar="FD", help="stream JSON events to this file descriptor")
+    group.addoption(
+        "--grade-bell-fd", type=int, metavar="FD", help="write a byte here after an event the parent must see at once"
+    )
     group.addoption("--grade-skip", metavar="FILE", help="JSON list of test ids already graded")
     group.addoption("--grade-exercise", metavar="NAME", help="grade only this exercise")
     group.addoption(
@@ -192,7 +208,7 @@ def _read_settings(config: pytest.Config) -> Settings:
         grade_mode=config.getoption("grade_mode"),
         skip=skip,
         exercise=config.getoption("grade_exercise"),
-        events=EventStream(config.getoption("grade_events_fd")),
+        events=EventStream(config.getoption("grade_events_fd"), config.getoption("grade_bell_fd")),
         sandbox=config.getoption("grade_sandbox"),
         memory_mb=config.getoption("grade_memory_mb"),
         hide=tuple(Path(p).resolve() for p in config.getoption("grade_hide")),
