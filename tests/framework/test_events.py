@@ -12,7 +12,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,11 @@ CHILD = textwrap.dedent(
     """
 )
 
+Spawn = Callable[[str], _Child]
+
 
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[object]:
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
     """``spawn(code)`` starts a child running ``code`` with ``stream`` at hand; killed afterwards."""
     children: list[_Child] = []
 
@@ -55,13 +57,15 @@ def never() -> float:
     return time.monotonic() + 3600
 
 
-def test_every_event_arrives_once_in_order_and_the_stream_ends_when_the_child_exits(spawn) -> None:
+def test_every_event_arrives_once_in_order_and_the_stream_ends_when_the_child_exits(spawn: Spawn) -> None:
     child = spawn("for i in range(2000): stream.emit('start', id=str(i), timeout=1.0)")
-    ids = [event["id"] for event in child.events(deadline=never)]
+    ids = [event and event["id"] for event in child.events(deadline=never)]
     assert ids == [str(i) for i in range(2000)], "events were lost, repeated or reordered between child and parent"
 
 
-def test_an_event_that_ends_a_phase_rings_the_bell_and_is_seen_at_once(spawn, monkeypatch) -> None:
+def test_an_event_that_ends_a_phase_rings_the_bell_and_is_seen_at_once(
+    spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(runner, "POLL_S", 60.0)  # without the bell, the parent would look again in a minute
     child = spawn("stream.emit('start', id='a'); stream.emit('job_done', id=1); time.sleep(60)")
     started = time.monotonic()
@@ -74,7 +78,7 @@ def test_an_event_that_ends_a_phase_rings_the_bell_and_is_seen_at_once(spawn, mo
     assert time.monotonic() - started < 20, "job_done waited for the next poll: the bell did not wake the parent"
 
 
-def test_a_child_that_exits_is_seen_at_once(spawn, monkeypatch) -> None:
+def test_a_child_that_exits_is_seen_at_once(spawn: Spawn, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "POLL_S", 60.0)
     child = spawn("stream.emit('start', id='a')")
     started = time.monotonic()
@@ -82,18 +86,18 @@ def test_a_child_that_exits_is_seen_at_once(spawn, monkeypatch) -> None:
     assert time.monotonic() - started < 20, "the end of the child went unnoticed until the next poll"
 
 
-def test_a_deadline_passes_while_the_child_is_silent(spawn) -> None:
+def test_a_deadline_passes_while_the_child_is_silent(spawn: Spawn) -> None:
     child = spawn("time.sleep(60)")
     give_up = time.monotonic() + 0.5
     assert list(child.events(deadline=lambda: give_up)) == [None]
     assert time.monotonic() - give_up < 5, "the deadline was noticed late"
 
 
-def test_events_read_but_not_taken_wait_for_the_next_reader(spawn) -> None:
+def test_events_read_but_not_taken_wait_for_the_next_reader(spawn: Spawn) -> None:
     child = spawn("stream.emit('job_done', id=1); stream.emit('job', id=2); stream.emit('job_done', id=2)")
     first = []
     for event in child.events(deadline=never):
         first.append(event)
         break  # a warm worker's parent stops reading at job_done
     rest = list(child.events(deadline=never))
-    assert [e["id"] for e in first + rest] == [1, 2, 2], "the events after job_done were dropped"
+    assert [e and e["id"] for e in first + rest] == [1, 2, 2], "the events after job_done were dropped"
