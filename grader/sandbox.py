@@ -108,10 +108,11 @@ class Backend(Protocol):
 _ERROR_STATUSES: Final = frozenset(ErrorStatus.__args__)  # type: ignore[attr-defined]
 
 
-def read_reply(reply: bytes) -> tuple[bool, Any]:
+def read_reply(reply: transport.Buffer) -> tuple[bool, Any]:
     """Decode a StudentSide reply; anything but a plain value or a well-formed error record is
     a MalformedMessage (this is the trust boundary: the bytes may come from a hostile process)."""
-    tag, value = reply[:1], transport.decode(reply[1:])
+    reply = memoryview(reply).cast("B")
+    tag, value = bytes(reply[:1]), transport.decode(reply[1:])
     if tag == b"K":
         return True, value
     well_formed = (
@@ -135,12 +136,16 @@ class StudentSide:
         self._modules: dict[tuple[str, str], types.ModuleType | StudentCodeError] = {}
         self._probes: dict[str, Callable[..., Any]] = {}
 
-    def execute(self, request: bytes) -> bytes:
+    def execute(self, request: transport.Buffer) -> bytes:
         """Run one request; the reply is ``b"K"`` + the encoded value, or ``b"E"`` + an error record."""
+        return b"".join(self.execute_parts(request))
+
+    def execute_parts(self, request: transport.Buffer) -> list[transport.Buffer]:
+        """``execute``'s reply in pieces, a tensor's bytes not copied (see ``transport.encode_parts``)."""
         try:
             result, name = self._dispatch(transport.decode(request))
             try:
-                return b"K" + transport.encode(result)
+                return [b"K", *transport.encode_parts(result)]
             except transport.UnsupportedValue as exc:
                 where = "" if exc.path == "result" else f" (at {exc.path})"
                 raise StudentCodeError(
@@ -150,7 +155,7 @@ class StudentSide:
                 ) from None
         except StudentCodeError as exc:
             record = {"status": exc.status, "message": exc.message, "traceback": exc.traceback_text}
-            return b"E" + transport.encode(record)
+            return [b"E", transport.encode(record)]
 
     def _dispatch(self, request: dict[str, Any]) -> tuple[Any, str]:
         if request["op"] == "load":  # import now; an import error is reported by the first call
@@ -384,11 +389,33 @@ _FRAME = struct.Struct("<Q")
 OUTPUT_FILE: Final = "output.txt"
 
 
-def send_frame(channel: socket.socket, payload: bytes) -> None:
-    channel.sendall(_FRAME.pack(len(payload)) + payload)
+_SMALL: Final = 1 << 16  # parts below this size are joined before sending; larger ones go as they are
+_IOV_MAX: Final = 512  # pieces per sendmsg (the system's limit is 1024 on Linux and macOS)
+_PREALLOCATED: Final = 64 << 20  # a frame up to this size is received into one buffer of its size
 
 
-def recv_frame(channel: socket.socket) -> bytes:
+def send_frame(channel: socket.socket, *parts: transport.Buffer) -> None:
+    """One length-prefixed message made of ``parts``, sent without first copying them into one
+    buffer: megabytes of a tensor go from its own memory to the socket."""
+    views = [memoryview(part).cast("B") for part in parts]
+    pieces: list[memoryview] = []
+    small: list[memoryview] = [memoryview(_FRAME.pack(sum(len(v) for v in views)))]
+    for view in views:
+        if len(view) < _SMALL:
+            small.append(view)
+            continue
+        pieces += [memoryview(b"".join(small)), view]
+        small = []
+    pieces.append(memoryview(b"".join(small)))
+    while pieces:
+        sent = channel.sendmsg(pieces[:_IOV_MAX])
+        while pieces and sent >= len(pieces[0]):
+            sent -= len(pieces.pop(0))
+        if sent:
+            pieces[0] = pieces[0][sent:]
+
+
+def recv_frame(channel: socket.socket) -> bytearray:
     """One length-prefixed message; EOFError when the other side is gone."""
     header = _recv_exactly(channel, _FRAME.size)
     (length,) = _FRAME.unpack(header)
@@ -397,15 +424,29 @@ def recv_frame(channel: socket.socket) -> bytes:
     return _recv_exactly(channel, length)
 
 
-def _recv_exactly(channel: socket.socket, size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = channel.recv(min(remaining, 1 << 20))
+def _recv_exactly(channel: socket.socket, size: int) -> bytearray:
+    """``size`` bytes, read straight into one buffer.  A frame larger than _PREALLOCATED grows as
+    its bytes arrive instead: a sandbox that announces a gigabyte and sends nothing costs nothing."""
+    if size > _PREALLOCATED:
+        return _recv_growing(channel, size)
+    buffer = bytearray(size)
+    view, received = memoryview(buffer), 0
+    while received < size:
+        count = channel.recv_into(view[received:])
+        if not count:
+            raise EOFError("the other side closed the channel")
+        received += count
+    return buffer
+
+
+def _recv_growing(channel: socket.socket, size: int) -> bytearray:
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = channel.recv(min(size - len(buffer), _PREALLOCATED))
         if not chunk:
             raise EOFError("the other side closed the channel")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        buffer += chunk
+    return buffer
 
 
 def serve(channel_fd: int, settings: dict[str, Any]) -> None:
@@ -445,7 +486,7 @@ def serve(channel_fd: int, settings: dict[str, Any]) -> None:
             request = recv_frame(channel)
         except (EOFError, OSError):
             return
-        send_frame(channel, side.execute(request))
+        send_frame(channel, *side.execute_parts(request))
 
 
 NOBODY: Final = 65534

@@ -47,27 +47,39 @@ class MalformedMessage(ValueError):
     """Bytes that are not a well-formed transport message (truncated, oversized, tampered with)."""
 
 
+Buffer = bytes | bytearray | memoryview
+
+
 def encode(value: object, *, name: str = "result") -> bytes:
     """Encode ``value`` as a transport message; raises UnsupportedValue for non-plain data."""
+    return b"".join(encode_parts(value, name=name))
+
+
+def encode_parts(value: object, *, name: str = "result") -> list[Buffer]:
+    """``encode``'s message as the pieces it is made of, for a sender that writes them one after
+    another: a tensor's or array's bytes are a view of its own memory, not a copy (a week-5
+    sampler returns megabytes, and every copy of them costs page faults in a fresh sandbox).
+    The value must not change until the pieces are sent."""
     encoder = _Encoder()
     tree = encoder.node(value, name, 0)
     header = json.dumps(tree, separators=(",", ":"), allow_nan=True).encode("utf-8")
-    return b"".join([MAGIC, struct.pack("<Q", len(header)), header, *encoder.buffers])
+    return [MAGIC, struct.pack("<Q", len(header)), header, *encoder.buffers]
 
 
-def decode(message: bytes) -> Any:
+def decode(message: Buffer) -> Any:
     """Decode a transport message into fresh plain values; raises MalformedMessage."""
-    if len(message) > MAX_BYTES + (1 << 20) or message[:4] != MAGIC or len(message) < 12:
+    message = memoryview(message).cast("B")
+    if len(message) > MAX_BYTES + (1 << 20) or len(message) < 12 or bytes(message[:4]) != MAGIC:
         raise MalformedMessage("not a transport message")
     (header_len,) = struct.unpack("<Q", message[4:12])
     if 12 + header_len > len(message):
         raise MalformedMessage("truncated header")
     try:
-        tree = json.loads(message[12 : 12 + header_len].decode("utf-8"))
+        tree = json.loads(bytes(message[12 : 12 + header_len]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise MalformedMessage(f"unreadable header: {exc}") from None
     try:
-        return _Decoder(memoryview(message)[12 + header_len :]).node(tree, 0)
+        return _Decoder(message[12 + header_len :]).node(tree, 0)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         if isinstance(exc, MalformedMessage):
             raise
@@ -81,7 +93,7 @@ def roundtrip(value: object, *, name: str = "result") -> Any:
 
 class _Encoder:
     def __init__(self) -> None:
-        self.buffers: list[bytes] = []
+        self.buffers: list[Buffer] = []
         self.offset = 0
         self.nodes = 0
 
@@ -114,7 +126,8 @@ class _Encoder:
             raise UnsupportedValue(f"a key of {path}", _describe(key))
         return [self.node(key, f"{path} key", depth + 1), self.node(value, f"{path}[{key!r}]", depth + 1)]
 
-    def _buffer(self, data: bytes) -> list[int]:
+    def _buffer(self, data: Buffer) -> list[int]:
+        """Append ``data`` (bytes, or a flat byte view: its len is its size) to the message."""
         if self.offset + len(data) > MAX_BYTES:
             raise UnsupportedValue("the value", f"larger than {MAX_BYTES >> 20} MiB")
         self.buffers.append(data)
@@ -142,7 +155,7 @@ class _Encoder:
         if dtype not in _TORCH_DTYPES or value.layout != torch.strided or value.is_quantized:
             raise UnsupportedValue(path, f"a tensor of dtype {dtype} and layout {value.layout}")
         flat = value.detach().cpu().resolve_conj().resolve_neg().contiguous().reshape(-1)
-        raw = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+        raw = memoryview(flat.view(torch.uint8).numpy()) if flat.numel() else b""
         return {"tensor": dtype, "shape": list(value.shape), "buf": self._buffer(raw)}
 
     def _numpy(self, value: Any, kind: type, path: str) -> Any:
@@ -153,7 +166,7 @@ class _Encoder:
             if not _NUMPY_DTYPE.match(dtype):
                 raise UnsupportedValue(path, f"a NumPy value of dtype {value.dtype}")
             tag = "ndarray" if kind is np.ndarray else "npscalar"
-            raw = np.ascontiguousarray(value).tobytes()
+            raw = np.ascontiguousarray(value).reshape(-1).view(np.uint8).data
             return {tag: dtype, "shape": list(np.shape(value)), "buf": self._buffer(raw)}
         if isinstance(value, np.dtype) and _NUMPY_DTYPE.match(value.str):
             return {"npdtype": value.str}
@@ -250,7 +263,7 @@ class _Decoder:
         raw = self._slice(tree.get("buf"))
         if len(raw) != _numel(shape) * dtype.itemsize:
             raise MalformedMessage("array size does not match its shape")
-        array = np.frombuffer(bytes(raw), dtype=dtype).reshape(shape).copy()
+        array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
         return array[()] if tag == "npscalar" else array
 
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from grader import sandbox
 from grader._zygote import _Spare
 from grader.course import load_course
 from grader.results import WeekResult
 from grader.runner import GradeRequest, grade_week, threads_per_child
+from grader.sandbox import recv_frame, send_frame
 
 from .conftest import COURSE_TOML, SOLUTION
 
@@ -120,3 +122,80 @@ def test_a_spare_that_died_is_not_handed_a_sandbox() -> None:
     finally:
         for end in (control, zygote_end, ours, theirs):
             end.close()
+
+
+# -- the channel between grader and sandbox -----------------------------------------------------
+
+
+def _through_a_socket(*parts: bytes) -> bytearray:
+    """Send one frame of ``parts`` and receive it on the other end (a thread reads while we write)."""
+    import threading
+
+    ours, theirs = socket.socketpair()
+    received: list[bytearray] = []
+    reader = threading.Thread(target=lambda: received.append(recv_frame(theirs)))
+    reader.start()
+    try:
+        send_frame(ours, *parts)
+        reader.join(timeout=60)
+    finally:
+        ours.close()
+        theirs.close()
+    assert received, "the frame never arrived whole"
+    return received[0]
+
+
+def test_a_frame_of_many_small_and_large_parts_arrives_whole_and_in_order() -> None:
+    # more large parts than one sendmsg takes, each larger than the socket's buffer holds at once
+    parts = [bytes([i % 251]) * (70_000 if i % 2 else 3) for i in range(1_300)]
+    assert _through_a_socket(*parts) == b"".join(parts)
+
+
+def test_a_frame_larger_than_the_preallocated_buffer_arrives_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_PREALLOCATED", 1_000)
+    payload = os.urandom(300_000)
+    assert _through_a_socket(payload[:10], memoryview(payload)[10:]) == payload
+
+
+def test_a_frame_cut_short_is_an_end_of_channel_not_a_short_message() -> None:
+    ours, theirs = socket.socketpair()
+    ours.sendall(sandbox._FRAME.pack(1_000) + b"only part of it")
+    ours.close()
+    with pytest.raises(EOFError):
+        recv_frame(theirs)
+    theirs.close()
+
+
+def test_a_tensor_crosses_the_channel_unchanged() -> None:
+    import torch
+
+    from grader import transport
+
+    value = {"samples": torch.randn(300_000, dtype=torch.float64), "labels": torch.arange(7).reshape(7, 1)}
+    reply = _through_a_socket(b"K", *transport.encode_parts(value))
+    ok, back = sandbox.read_reply(reply)
+    assert ok and torch.equal(back["samples"], value["samples"]) and torch.equal(back["labels"], value["labels"])
+
+
+class _Trickle:
+    """A channel whose every send takes at most a few bytes (as a signal can cut one short)."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+
+    def sendmsg(self, buffers: list[memoryview]) -> int:
+        budget = 7
+        for buffer in buffers:
+            taken = bytes(buffer[:budget])
+            self.received += taken
+            budget -= len(taken)
+            if not budget:
+                break
+        return 7 - budget
+
+
+def test_a_send_cut_short_goes_on_where_it_stopped() -> None:
+    channel = _Trickle()
+    parts = [b"K", os.urandom(70_000), b"tail", os.urandom(100)]
+    send_frame(channel, *parts)  # type: ignore[arg-type]
+    assert bytes(channel.received) == sandbox._FRAME.pack(70_105) + b"".join(parts)
