@@ -18,12 +18,13 @@ from grader._zygote import _Spare
 from grader.course import load_course
 from grader.results import WeekResult
 from grader.runner import GradeRequest, grade_week, threads_per_child
-from grader.sandbox import recv_frame, send_frame
+from grader.sandbox import grading_environment, recv_frame, send_frame
 
 from .conftest import COURSE_TOML, SOLUTION
 
 # a_first's test waits a second after its first call; b_second's module notes when it was imported.
 AHEAD_SUITE = """\
+import os
 import time
 
 import pytest
@@ -40,6 +41,12 @@ def _threads(m):
     return torch.get_num_threads()
 
 
+def _wait_policy(m):
+    import os
+
+    return os.environ.get("OMP_WAIT_POLICY")
+
+
 @pytest.mark.points(1)
 def test_import_time(student):
     asked = time.time()
@@ -54,6 +61,12 @@ def test_import_time(student):
 def test_threads(student):
     assert torch.get_num_threads() == 1, f"the grading process uses {{torch.get_num_threads()}} threads"
     assert student.run(_threads) == 1
+
+
+@pytest.mark.points(1)
+def test_idle_threads_sleep(student):
+    assert os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
+    assert student.run(_wait_policy) == "PASSIVE"
 """
 
 TIMED = "import time\nIMPORTED_AT = time.time()\n" + SOLUTION
@@ -102,6 +115,16 @@ def test_a_file_that_hangs_at_import_fails_its_own_tests_only(ahead_result: Week
 def test_a_grading_process_and_its_sandboxes_use_the_threads_they_are_given(ahead_result: WeekResult) -> None:
     """Fails without the limit on a machine of two or more cores (torch takes them all)."""
     assert outcomes(ahead_result, "a_first")["test_threads"] == ("passed", "")
+
+
+def test_idle_openmp_threads_sleep_in_a_grading_process_and_its_sandboxes(ahead_result: WeekResult) -> None:
+    """Spinning ones took the core that the other side of the ping-pong needed."""
+    assert outcomes(ahead_result, "a_first")["test_idle_threads_sleep"] == ("passed", "")
+
+
+def test_a_wait_policy_or_allocator_setting_of_the_users_own_is_kept() -> None:
+    mine = {"OMP_WAIT_POLICY": "ACTIVE", "GLIBC_TUNABLES": "glibc.malloc.arena_max=1"}
+    assert grading_environment(mine).items() >= mine.items()
 
 
 def test_parallel_grading_processes_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
