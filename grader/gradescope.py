@@ -204,6 +204,7 @@ def main(root: Path) -> int:
 def _grade(root: Path) -> dict[str, Any]:
     course = load_course(root / "source")
     week = course.resolve(_configured_week(root / "source" / CONFIG_FILE))
+    lock_answers(course)
     with tempfile.TemporaryDirectory(prefix="grade-gradescope-") as scratch:
         upload = intake.read_submission(
             root / "submission", learner=LEARNER, course=course, week=week, work=Path(scratch) / "intake"
@@ -215,6 +216,19 @@ def _grade(root: Path) -> dict[str, Any]:
         request = grading.plan(course=course, week=week.id, path=upload.root)
         result = grading.grade(dataclasses.replace(request, label=SUBMISSION_LABEL))
     return export.to_gradescope(result, notes=upload.notes)
+
+
+def lock_answers(course: Course) -> None:
+    """As root (Gradescope runs the autograder as root), make the reference solutions and the
+    hidden tests readable by root alone.  Learner code runs as ``nobody`` wherever Python is
+    readable to nobody (``sandbox._drop_root``), but where bubblewrap cannot run (a container
+    without user namespaces) nothing else would keep it from reading the answers from
+    /autograder/source.  The grading process itself stays root and reads them as before."""
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        return
+    for folder in (course.solutions_dir, course.tests_dir):
+        if folder.is_dir():
+            folder.chmod(0o700)
 
 
 def _configured_week(path: Path) -> str:

@@ -449,3 +449,36 @@ def test_run_autograder_fails_only_the_tests_of_a_broken_file_and_says_why(
     assert sampling and all(t["score"] == 0 and "SyntaxError" in t["output"] for t in sampling)
     assert all(t["score"] == t["max_score"] for t in others)
     assert data["score"] == 86 - sum(t["max_score"] for t in sampling) == 65
+
+
+def _nobody_can_read(path: Path) -> bool:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            path.read_bytes()
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="the autograder locks the answers as root only"
+)
+def test_as_root_the_autograder_locks_solutions_and_tests_away_from_learner_code(autograder_zip: Path) -> None:
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="autograder-"))
+    try:
+        base.chmod(0o755)  # as open as Gradescope's /autograder: only the lock may keep nobody out
+        course = load_course(unpack(autograder_zip, base, {}) / "source")
+        answers = [next(course.solutions_dir.rglob("*.py")), next(course.tests_dir.rglob("test_*.py"))]
+        assert all(_nobody_can_read(p) for p in answers), "the unpacked autograder should start readable"
+        gradescope.lock_answers(course)
+        assert not any(_nobody_can_read(p) for p in answers), "learner code running as nobody can read the answers"
+        assert all(p.read_bytes() for p in answers), "the grading process (root) must still read them"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
