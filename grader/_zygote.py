@@ -13,6 +13,7 @@ the zygote because under bubblewrap the sandboxes live in their own PID namespac
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -34,31 +35,72 @@ def main(control_fd: int) -> None:
     ended: dict[int, int] = {}
     can_drop_root = os.getuid() == 0 and _nobody_can_run_python()
     spare = _Spare.fork(control)
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
-        except OSError:
-            return
-        if not message:
-            return  # the trusted process is gone
+    requests = _Requests(control)
+    while (received := requests.next()) is not None:
+        request, fd = received
         _reap(ended)
-        request = json.loads(message)
         if request["op"] == "spawn":
+            assert fd is not None, "a spawn request comes with its channel"
             request["settings"]["drop_root"] = can_drop_root
-            if not spare.hand_over(request["settings"], fds[0]):  # it died waiting: fork one now
+            if not spare.hand_over(request["settings"], fd):  # it died waiting: fork one now
                 spare = _Spare.fork(control)
-                spare.hand_over(request["settings"], fds[0])
+                spare.hand_over(request["settings"], fd)
             ended.pop(spare.pid, None)  # a reused pid: what an earlier sandbox of that number left is stale
-            os.close(fds[0])
+            os.close(fd)
             control.sendall(json.dumps({"pid": spare.pid}).encode() + b"\n")
             spare = _Spare.fork(control)  # after the reply: the fork is off the grading path
-        elif request["op"] == "stop":  # kill a sandbox's whole process group, then reap it
+        elif request["op"] == "stop":  # kill a sandbox's whole process group, reap it, say how it ended
+            _kill(request["pid"])
+            control.sendall(json.dumps({"status": _status(request["pid"], ended)}).encode() + b"\n")
+        elif request["op"] == "end":  # a normal end: kill, remove its folder, reap later; no reply
+            _kill(request["pid"])
+            if request.get("workdir"):
+                _remove_workdir(request["workdir"])
+
+
+class _Requests:
+    """The control channel: one JSON line per request; a spawn's channel arrives as SCM_RIGHTS.
+
+    Requests without a reply (``end``) can reach us in one read with the next request, so they
+    are split at newlines, and each spawn takes the next received descriptor in order."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.buffer = b""
+        self.fds: collections.deque[int] = collections.deque()
+
+    def next(self) -> tuple[dict[str, Any], int | None] | None:
+        """The next request and, for a spawn, its descriptor; None once the trusted side is gone."""
+        while b"\n" not in self.buffer:
             try:
-                os.killpg(request["pid"], signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            status = _status(request["pid"], ended) if request.get("wait", True) else None
-            control.sendall(json.dumps({"status": status}).encode() + b"\n")
+                message, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 16)
+            except OSError:
+                return None
+            if not message:
+                return None
+            self.buffer += message
+            self.fds.extend(fds)
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        request = json.loads(line)
+        fd = self.fds.popleft() if request["op"] == "spawn" and self.fds else None
+        return request, fd
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_workdir(path: str) -> None:
+    """Remove a sandbox's folder: only ever one made for a sandbox, inside the sandboxes' base."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(path)
+    if folder.name.startswith("sandbox-") and folder.parent.resolve() == Path.cwd().resolve():  # cwd: the base
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _warm_up(torch: Any) -> None:

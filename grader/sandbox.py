@@ -543,6 +543,7 @@ class _Sandbox:
     pid: int
     workdir: Path
     load_sent: bool = False  # a load request went ahead of need; its reply is still to be read
+    crashed: bool = False  # stopped to learn how it ended: its folder is this side's to remove
 
     @property
     def running(self) -> bool:
@@ -611,7 +612,7 @@ class ProcessBackend:
     def _switch(self, exercise: tuple[str, str]) -> None:
         """Make ``exercise``'s sandbox the current one: the one started ahead, or a new one."""
         self.stop()
-        if self.current is not None:
+        if self.current is not None and self.current.crashed:
             _remove(self.current.workdir)  # kept until now for _where_it_crashed
         if self.ahead is not None and self.ahead.exercise == exercise:
             self.current, self.ahead = self.ahead, None
@@ -665,22 +666,27 @@ class ProcessBackend:
         return sandbox
 
     def stop(self, *, wait: bool = False) -> int | None:
-        """End the current sandbox (if any); with ``wait``, return how it ended (a crash's signal).
-        Without, the zygote kills it and reaps it later: a sandbox's normal end costs no wait.
-        Its folder stays until the next sandbox starts."""
+        """End the current sandbox (if any).  With ``wait``, return how it ended (a crash's signal);
+        its folder then stays until the next sandbox starts, for ``_where_it_crashed``.  Without,
+        the zygote kills it, removes its folder and reaps it later, and this side waits for none
+        of it: a sandbox's normal end costs one message."""
         sandbox = self.current
         if sandbox is None or not sandbox.running:
             return None
         sandbox.channel.close()
-        return self.zygote.stop(sandbox.pid, wait=wait)
+        if wait:
+            sandbox.crashed = True
+            return self.zygote.stop(sandbox.pid, wait=True)
+        self.zygote.end(sandbox.pid, sandbox.workdir)
+        return None
 
     def close(self) -> None:
         """End every sandbox and delete their copies of the learner's files (a warm worker's next
         job must not find them)."""
         self.stop()
-        if self.current is not None:
+        if self.current is not None and self.current.crashed:
             _remove(self.current.workdir)
-            self.current = None
+        self.current = None
         self._end_ahead()
 
     def _end_ahead(self) -> None:
@@ -690,8 +696,7 @@ class ProcessBackend:
 
     def _end(self, sandbox: _Sandbox) -> None:
         sandbox.channel.close()
-        self.zygote.stop(sandbox.pid, wait=False)
-        _remove(sandbox.workdir)
+        self.zygote.end(sandbox.pid, sandbox.workdir)
 
     def _where_it_crashed(self, sandbox: _Sandbox) -> str:
         """`` at exercises/week/x.py:8``, from the fault handler's dump in the sandbox's output."""
@@ -815,7 +820,7 @@ class Zygote:
         ours, theirs = socket.socketpair()
         try:
             socket.send_fds(
-                self.control, [json.dumps({"op": "spawn", "settings": settings}).encode()], [theirs.fileno()]
+                self.control, [json.dumps({"op": "spawn", "settings": settings}).encode() + b"\n"], [theirs.fileno()]
             )
             line = self.replies.readline()
             if not line:
@@ -832,11 +837,26 @@ class Zygote:
         (negative: a signal), else None at once."""
         import json
 
+        if not wait:
+            self._send({"op": "end", "pid": pid})
+            return None
         try:
-            self.control.sendall(json.dumps({"op": "stop", "pid": pid, "wait": wait}).encode())
+            self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode() + b"\n")
             return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]
         except (OSError, ValueError, KeyError):
             return None
+
+    def end(self, pid: int, workdir: Path) -> None:
+        """Kill the sandbox ``pid`` and remove its folder, without waiting for either (no reply)."""
+        self._send({"op": "end", "pid": pid, "workdir": str(workdir)})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        import json
+
+        try:
+            self.control.sendall(json.dumps(message).encode() + b"\n")
+        except OSError:
+            pass  # the zygote is gone, and its sandboxes with it (the next spawn starts a new one)
 
     def close(self) -> None:
         import shutil

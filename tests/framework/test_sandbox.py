@@ -222,3 +222,56 @@ def test_a_send_cut_short_goes_on_where_it_stopped() -> None:
     parts = [b"K", os.urandom(70_000), b"tail", os.urandom(100)]
     send_frame(channel, *parts)  # type: ignore[arg-type]
     assert bytes(channel.received) == sandbox._FRAME.pack(70_105) + b"".join(parts)
+
+
+# -- the zygote's control channel ---------------------------------------------------------------
+
+
+def test_requests_read_together_are_each_handled_and_a_spawn_takes_its_own_channel() -> None:
+    from grader._zygote import _Requests
+
+    ours, zygote_end = socket.socketpair()
+    read_end, write_end = os.pipe()
+    try:
+        ours.sendall(b'{"op": "end", "pid": 1}\n{"op": "end", "pid": 2, "workdir": "/x"}\n')  # no replies
+        socket.send_fds(ours, [b'{"op": "spawn", "settings": {}}\n'], [read_end])
+        requests = _Requests(zygote_end)
+        received = [requests.next() for _ in range(3)]
+        assert [r and (r[0]["op"], r[0].get("pid")) for r in received] == [("end", 1), ("end", 2), ("spawn", None)]
+        assert received[0] and received[0][1] is None
+        spawn_fd = received[2] and received[2][1]
+        assert spawn_fd is not None and os.path.sameopenfile(spawn_fd, read_end)
+        ours.close()
+        assert requests.next() is None, "the trusted side closed the channel: the zygote must stop"
+    finally:
+        for fd in (read_end, write_end):
+            os.close(fd)
+        zygote_end.close()
+
+
+def test_a_sandbox_ended_normally_has_its_folder_removed_by_the_zygote() -> None:
+    import time
+
+    zygote = sandbox.Zygote.start(hide=[])
+    try:
+        workdir = zygote.base / "sandbox-test"
+        workdir.mkdir()
+        (workdir / "copy.py").write_text("x = 1\n")
+        settings = {"workdir": str(workdir), "label": "exercises", "package": "student", "memory_mb": 2048}
+        settings |= {"cpu_s": 60, "output_mb": 8, "max_processes": 64, "week": "week01_basics"}
+        channel, pid = zygote.spawn(settings)
+        channel.close()
+        zygote.end(pid, workdir)
+        deadline = time.monotonic() + 20
+        while workdir.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not workdir.exists(), "the folder of a sandbox that ended normally was left behind"
+        kept = [zygote.base / "notes", zygote.base / "sandbox-outer" / "sandbox-inner"]
+        for folder in kept:
+            folder.mkdir(parents=True)
+            zygote.end(pid, folder)  # only a sandbox's own folder, directly in the base, is ever removed
+        channel, pid = zygote.spawn(settings | {"workdir": str(kept[0])})  # a round trip: the ends were handled
+        channel.close()
+        assert all(folder.exists() for folder in kept)
+    finally:
+        zygote.close()
