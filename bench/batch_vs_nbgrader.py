@@ -836,7 +836,21 @@ def print_report(args, course: Course, subs: list[Submission], nb: Side, ours: S
         print(
             f"    {kind:<45}{nb_kinds[kind] if nb.scores else 'skipped':<28}{our_kinds[kind] if ours.scores else 'skipped'}"
         )
+    if nb.scores and ours.scores:
+        differ = score_differences(subs, nb.scores, ours.scores)
+        print(f"\n  learners the two systems scored differently: {len(differ)} of {len(subs)}")
+        for line in differ:
+            print(f"    {line}")
     print("=" * 100)
+
+
+def score_differences(subs: list[Submission], nb: dict[str, tuple], ours: dict[str, tuple]) -> list[str]:
+    """One line per learner whose points differ between the systems (nbgrader, ours)."""
+    return [
+        f"{s.learner} ({s.kind}): nbgrader {nb[s.learner][0]:g}, grade batch {ours[s.learner][0]:g}"
+        for s in subs
+        if abs(nb[s.learner][0] - ours[s.learner][0]) > 1e-9
+    ]
 
 
 # -- main ---------------------------------------------------------------------------------------
