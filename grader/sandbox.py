@@ -612,8 +612,7 @@ class ProcessBackend:
     def _switch(self, exercise: tuple[str, str]) -> None:
         """Make ``exercise``'s sandbox the current one: the one started ahead, or a new one."""
         self.stop()
-        if self.current is not None and self.current.crashed:
-            _remove(self.current.workdir)  # kept until now for _where_it_crashed
+        self._remove_crashed_folder()
         if self.ahead is not None and self.ahead.exercise == exercise:
             self.current, self.ahead = self.ahead, None
         else:
@@ -676,7 +675,7 @@ class ProcessBackend:
         sandbox.channel.close()
         if wait:
             sandbox.crashed = True
-            return self.zygote.stop(sandbox.pid, wait=True)
+            return self.zygote.stop(sandbox.pid)
         self.zygote.end(sandbox.pid, sandbox.workdir)
         return None
 
@@ -684,10 +683,15 @@ class ProcessBackend:
         """End every sandbox and delete their copies of the learner's files (a warm worker's next
         job must not find them)."""
         self.stop()
-        if self.current is not None and self.current.crashed:
-            _remove(self.current.workdir)
+        self._remove_crashed_folder()
         self.current = None
         self._end_ahead()
+
+    def _remove_crashed_folder(self) -> None:
+        """The folder of a current sandbox that crashed: kept for _where_it_crashed until now, and
+        this side's to remove (the zygote removes those of sandboxes that ended normally)."""
+        if self.current is not None and self.current.crashed:
+            _remove(self.current.workdir)
 
     def _end_ahead(self) -> None:
         if self.ahead is not None:
@@ -832,14 +836,11 @@ class Zygote:
         finally:
             theirs.close()
 
-    def stop(self, pid: int, *, wait: bool = True) -> int | None:
-        """Kill the sandbox ``pid`` and everything it started; with ``wait``, its exit code
-        (negative: a signal), else None at once."""
+    def stop(self, pid: int) -> int | None:
+        """Kill the sandbox ``pid`` and everything it started, and say how it ended: its exit code
+        (negative: a signal), None if that cannot be known.  A normal end needs no answer: ``end``."""
         import json
 
-        if not wait:
-            self._send({"op": "end", "pid": pid})
-            return None
         try:
             self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode() + b"\n")
             return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.results import WeekResult
+
 COURSE_TOML = """\
 [course]
 title = "Tiny course"
@@ -69,6 +71,12 @@ def test_total_gradient(student, reference):
 """
 
 MakeCourse = Callable[..., Path]
+
+
+def outcomes(result: WeekResult, exercise: str) -> dict[str, tuple[str, str]]:
+    """test name -> (status, message) for one exercise of a graded week."""
+    (found,) = [e for e in result.exercises if e.name == exercise]
+    return {o.info.name: (o.status, o.message) for o in found.outcomes}
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from grader.course import load_course
 from grader.results import WeekResult
 from grader.runner import GradeRequest, grade_week
 
-from .conftest import SOLUTION, STUB
+from .conftest import SOLUTION, STUB, outcomes
 
 HOSTILE = {
     "good": SOLUTION,
@@ -53,11 +53,6 @@ def hostile_result(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     course = load_course(root)
     request = GradeRequest(course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises")
     return grade_week(request)
-
-
-def outcomes(result: WeekResult, exercise: str) -> dict[str, tuple[str, str]]:
-    (found,) = [e for e in result.exercises if e.name == exercise]
-    return {o.info.name: (o.status, o.message) for o in found.outcomes}
 
 
 def test_every_test_of_every_exercise_is_graded(hostile_result: WeekResult) -> None:

@@ -20,7 +20,7 @@ from grader.results import WeekResult
 from grader.runner import GradeRequest, grade_week, threads_per_child
 from grader.sandbox import grading_environment, recv_frame, send_frame
 
-from .conftest import COURSE_TOML, SOLUTION
+from .conftest import COURSE_TOML, SOLUTION, outcomes
 
 # a_first's test waits a second after its first call; b_second's module notes when it was imported.
 AHEAD_SUITE = """\
@@ -91,11 +91,6 @@ def grade_course(root: Path, exercises: dict[str, str], *, threads: int | None =
 def ahead_result(tmp_path_factory: pytest.TempPathFactory) -> WeekResult:
     hangs = "while True:\n    pass\n" + TIMED
     return grade_course(tmp_path_factory.mktemp("ahead"), {"a_first": TIMED, "b_second": TIMED, "c_hangs": hangs})
-
-
-def outcomes(result: WeekResult, exercise: str) -> dict[str, tuple[str, str]]:
-    (found,) = [e for e in result.exercises if e.name == exercise]
-    return {o.info.name: (o.status, o.message) for o in found.outcomes}
 
 
 def test_the_next_exercise_is_imported_before_its_first_test_asks(ahead_result: WeekResult) -> None:
