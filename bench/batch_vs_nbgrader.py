@@ -80,7 +80,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.mutants import Mutant, load_mutants  # noqa: E402
+from grader.authoring.mutants import Mutant, load_mutants  # noqa: E402
 
 WEEK = "week5"
 NB_ASSIGNMENT = "week5"  # nbgrader's assignment name
@@ -136,7 +136,7 @@ class Course:
 
 def prepare_course(tmp: Path, timeout: str) -> Course:
     """The course to grade with: this one, or a copy whose [grading] timeout is ``timeout``."""
-    from grader.course import load_course
+    from grader.core.course import load_course
 
     course = load_course(ROOT)
     folder = course.resolve(WEEK).folder

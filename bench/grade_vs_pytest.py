@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from grader.course import load_course
+    from grader.core.course import load_course
 
     folder = load_course(ROOT).resolve(args.week).folder
     grade = [sys.executable, "-m", "grader.cli", args.week, "--solutions", "--json"]

@@ -6,4 +6,6 @@ imported only by the grading child and by test helpers (``grader.testing``).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .core.version import __version__
+
+__all__ = ["__version__"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.results import WeekResult
+from grader.core.results import WeekResult
 
 COURSE_TOML = """\
 [course]

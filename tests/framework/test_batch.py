@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchRequest, BatchSummary, class_statistics, grade_batch
-from grader.course import load_course
-from grader.gradebook import Entry, Gradebook
+from grader.classroom.batch import BatchRequest, BatchSummary, class_statistics, grade_batch
+from grader.classroom.gradebook import Entry, Gradebook
+from grader.core.course import load_course
 
 from .conftest import SOLUTION, MakeCourse
 

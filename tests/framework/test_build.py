@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from grader.build import build_week, solution_regions, stub_source
-from grader.course import DEFAULT_STUB, load_course
-from grader.errors import BuildError
+from grader.authoring.build import build_week, solution_regions, stub_source
+from grader.core.course import DEFAULT_STUB, load_course
+from grader.core.errors import BuildError
 
 from .conftest import MakeCourse
 

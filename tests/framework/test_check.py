@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import build_week
-from grader.check import CourseCheck, check_course
+from grader.authoring.build import build_week
+from grader.authoring.check import CourseCheck, check_course
 from grader.cli import run
-from grader.course import load_course
+from grader.core.course import load_course
 
 from .conftest import SUITE
 

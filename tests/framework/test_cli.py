@@ -132,7 +132,7 @@ def test_importing_the_cli_does_not_import_torch() -> None:
 
 def test_importing_the_cli_leaves_the_instructors_batch_machinery_unloaded() -> None:
     """`grade week5` starts fast: the gradebook, intake and batch modules load only for batch (#7)."""
-    heavy = ("grader.batch", "grader.gradebook", "grader.intake", "grader.export", "sqlite3")
+    heavy = ("grader.classroom.batch", "grader.classroom.gradebook", "grader.classroom.intake", "grader.classroom.export", "sqlite3")
     code = f"import sys, grader.cli; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import load_course, resolve_week
-from grader.errors import CourseError, UsageError
+from grader.core.course import load_course, resolve_week
+from grader.core.errors import CourseError, UsageError
 
 from .conftest import MakeCourse
 

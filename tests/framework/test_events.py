@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import runner
-from grader.runner import _Child
+from grader.engine import runner
+from grader.engine.runner import _Child
 
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from grader.plugin import EventStream
+    from grader.engine.plugin import EventStream
     stream = EventStream(int(sys.argv[1]), int(sys.argv[2]))
     exec(sys.argv[3])
     """

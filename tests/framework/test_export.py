@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 
-from grader import export, gradescope
-from grader.course import Course, Grading, Week, load_course
-from grader.errors import UsageError
-from grader.gradebook import Entry, Gradebook
-from grader.late import LatePolicy, assess
-from grader.results import ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
+from grader.classroom import export, gradescope
+from grader.classroom.gradebook import Entry, Gradebook
+from grader.core.course import Course, Grading, Week, load_course
+from grader.core.errors import UsageError
+from grader.core.late import LatePolicy, assess
+from grader.core.results import ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.timezone.utc
@@ -376,7 +376,7 @@ def test_autograder_zip_holds_the_scripts_the_grader_and_only_this_weeks_hidden_
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         config = json.loads(archive.read("gradescope.json"))
     assert {"setup.sh", "run_autograder", "course.toml", "pyproject.toml", "README.md"} <= names
-    assert {"grader/gradescope.py", "grader/intake.py", "grader/plugin.py"} <= names
+    assert {"grader/classroom/gradescope.py", "grader/classroom/intake.py", "grader/engine/plugin.py"} <= names
     assert {"tests/week05_probability/test_information.py", "solutions/week05_probability/sampling.py"} <= names
     assert "tests/week01_tensors/" in names  # empty: course.toml names it, loading checks it exists
     assert not [n for n in names if n.startswith(("tests/week01", "solutions/week01")) and not n.endswith("/")]

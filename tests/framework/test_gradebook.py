@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from grader.errors import UsageError
-from grader.gradebook import SCHEMA_VERSION, Entry, Gradebook
-from grader.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
+from grader.classroom.gradebook import SCHEMA_VERSION, Entry, Gradebook
+from grader.core.errors import UsageError
+from grader.core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.timezone.utc
@@ -225,9 +225,9 @@ KILLED_MID_RECORD = textwrap.dedent(
     import datetime as dt, os, signal, sys
     from pathlib import Path
 
-    from grader import gradebook
-    from grader.gradebook import Entry, Gradebook
-    from grader.results import WeekResult
+    from grader.classroom import gradebook
+    from grader.classroom.gradebook import Entry, Gradebook
+    from grader.core.results import WeekResult
 
     def entry(learner, result):
         return Entry(

@@ -21,9 +21,9 @@ from types import ModuleType
 
 import pytest
 
-from grader import intake
-from grader.course import Course, Week, load_course
-from grader.intake import Discovery, Intake, discover, read_submission
+from grader.classroom import intake
+from grader.classroom.intake import Discovery, Intake, discover, read_submission
+from grader.core.course import Course, Week, load_course
 
 from .conftest import STUB, MakeCourse
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import load_course
-from grader.errors import CourseError
-from grader.late import LateAssessment, LatePolicy, assess
+from grader.core.course import load_course
+from grader.core.errors import CourseError
+from grader.core.late import LateAssessment, LatePolicy, assess
 
 from .conftest import COURSE_TOML, MakeCourse
 

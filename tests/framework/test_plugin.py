@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch  # noqa: F401 - loaded before pytester snapshots sys.modules: torch cannot be imported twice
 
-from grader.course import load_course
-from grader.errors import SuiteError
-from grader.runner import GradeRequest, grade_week
+from grader.core.course import load_course
+from grader.core.errors import SuiteError
+from grader.engine.runner import GradeRequest, grade_week
 
 from .conftest import SOLUTION, STUB, MakeCourse
 
@@ -33,7 +33,7 @@ def write_suite(week: Path, body: str) -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "grader.plugin", "-p", "no:cacheprovider", "--import-mode=importlib", *args)
+    return pytester.runpytest("-p", "grader.engine.plugin", "-p", "no:cacheprovider", "--import-mode=importlib", *args)
 
 
 def test_the_student_fixture_defaults_to_the_reference_solutions(pytester: pytest.Pytester, week: Path) -> None:

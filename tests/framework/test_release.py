@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.build import build_week
-from grader.course import load_course
-from grader.errors import BuildError, UsageError
-from grader.release import ReleaseSummary, find_leaks, write_release
+from grader.authoring.build import build_week
+from grader.authoring.release import ReleaseSummary, find_leaks, write_release
+from grader.core.course import load_course
+from grader.core.errors import BuildError, UsageError
 
 from .test_check import SOLUTION
 
@@ -77,7 +77,7 @@ def test_the_release_holds_stubs_grader_and_public_tests_only(release: ReleaseSu
     assert not (out / "solutions").exists()
     assert not (out / "tests" / "framework").exists()
     assert (
-        (out / "grader" / "cli.py").is_file() and (out / "course.toml").is_file() and (out / "pyproject.toml").is_file()
+        (out / "grader" / "cli" / "main.py").is_file() and (out / "course.toml").is_file() and (out / "pyproject.toml").is_file()
     )
     assert "raise NotImplementedError" in (out / "exercises" / "week01_basics" / "basics.py").read_text()
     tests = (out / "tests" / "week01_basics" / "test_basics.py").read_text()
@@ -157,7 +157,7 @@ def test_the_release_installs_and_grades_on_its_own(release: ReleaseSummary, tmp
 
 
 def test_short_common_lines_leak_only_as_a_run(tmp_path: Path) -> None:
-    from grader.release import leaks_in
+    from grader.authoring.release import leaks_in
 
     secret = {
         "if reduction == 'mean':",

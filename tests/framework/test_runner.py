@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.course import load_course
-from grader.results import WeekResult
-from grader.runner import GradeRequest, grade_week
+from grader.core.course import load_course
+from grader.core.results import WeekResult
+from grader.engine.runner import GradeRequest, grade_week
 
 from .conftest import SOLUTION, STUB, outcomes
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader._zygote import _Spare
-from grader.course import load_course
-from grader.results import WeekResult
-from grader.runner import GradeRequest, grade_week, threads_per_child
-from grader.sandbox import grading_environment, recv_frame, send_frame
+from grader.core.course import load_course
+from grader.core.results import WeekResult
+from grader.engine import sandbox
+from grader.engine.runner import GradeRequest, grade_week, threads_per_child
+from grader.engine.sandbox import grading_environment, recv_frame, send_frame
+from grader.engine.zygote import _Spare
 
 from .conftest import COURSE_TOML, SOLUTION, outcomes
 
@@ -187,7 +187,7 @@ def test_a_frame_cut_short_is_an_end_of_channel_not_a_short_message() -> None:
 def test_a_tensor_crosses_the_channel_unchanged() -> None:
     import torch
 
-    from grader import transport
+    from grader.engine import transport
 
     value = {"samples": torch.randn(300_000, dtype=torch.float64), "labels": torch.arange(7).reshape(7, 1)}
     reply = _through_a_socket(b"K", *transport.encode_parts(value))
@@ -223,7 +223,7 @@ def test_a_send_cut_short_goes_on_where_it_stopped() -> None:
 
 
 def test_requests_read_together_are_each_handled_and_a_spawn_takes_its_own_channel() -> None:
-    from grader._zygote import _Requests
+    from grader.engine.zygote import _Requests
 
     ours, zygote_end = socket.socketpair()
     read_end, write_end = os.pipe()

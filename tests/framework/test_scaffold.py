@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from grader.authoring.scaffold import new_week
 from grader.cli import run
-from grader.course import load_course
-from grader.errors import UsageError
-from grader.scaffold import new_week
+from grader.core.course import load_course
+from grader.core.errors import UsageError
 
 from .conftest import MakeCourse
 

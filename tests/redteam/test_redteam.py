@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import load_course
-from grader.results import WeekResult
-from grader.runner import GradeRequest, grade_week
+from grader.core.course import load_course
+from grader.core.results import WeekResult
+from grader.engine.runner import GradeRequest, grade_week
 
 HAS_BWRAP = shutil.which("bwrap") is not None
 WEEK = "week01_target"
@@ -91,10 +91,10 @@ ATTACKS: dict[str, str] = {
     """,
     "patch_the_graders_helpers": """
         import torch
-        import grader.testing, grader.transport, grader.sandbox
+        import grader.testing, grader.engine.transport, grader.engine.sandbox
         grader.testing.assert_close = lambda *a, **k: None
         grader.testing._difference = lambda *a, **k: None
-        grader.transport.decode = lambda message: None
+        grader.engine.transport.decode = lambda message: None
         def answer(x): return torch.zeros_like(x)
     """,
     "walk_the_call_stack_for_the_expected_value": """
@@ -356,7 +356,7 @@ def test_python_stays_visible_without_uncovering_a_hidden_course(tmp_path: Path)
     """A venv that contains the course (or lives under /tmp) is mounted before the course is hidden."""
     import sys
 
-    from grader.sandbox import _bwrap_command
+    from grader.engine.sandbox import _bwrap_command
 
     course = Path(sys.prefix).resolve() / "my-course"
     command = _bwrap_command(hide=[course], base=tmp_path)

@@ -10,12 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..authoring.release import load_held_back
+from ..core.course import Course, find_course_root, load_course
+from ..core.errors import UsageError
+from ..core.results import TestInfo, WeekResult
+from ..engine.runner import GradeRequest, Listener, collect_tests, grade_week
 from . import history
-from .course import Course, find_course_root, load_course
-from .errors import UsageError
-from .release import load_held_back
-from .results import TestInfo, WeekResult
-from .runner import GradeRequest, Listener, collect_tests, grade_week
 
 
 def open_course(course_root: Path | None = None) -> Course:

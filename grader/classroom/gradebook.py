@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from .errors import UsageError
-from .results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
+from ..core.errors import UsageError
+from ..core.results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_NAME: Final = "grades.db"

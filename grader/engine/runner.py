@@ -1,7 +1,7 @@
 """Running one week's suite for one submission in a child process, with time and memory limits.
 
 The ``grade`` process never imports torch or student code.  It starts a child (``python -m
-grader._child``, which is pytest with the plugin) and follows its JSON event stream.  The
+grader.engine.child``, which is pytest with the plugin) and follows its JSON event stream.  The
 parent alone decides how each test ended:
 
 * a ``result`` event is the only way a test passes;
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
-from .course import Course, Week
-from .errors import GradingError, SuiteError
-from .results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
+from ..core.course import Course, Week
+from ..core.errors import GradingError, SuiteError
+from ..core.results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 from .sandbox import crash_message, grading_environment
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
@@ -467,8 +467,8 @@ class _Child:
 
         def command(events_fd: int, bell_fd: int) -> list[str]:
             return [
-                sys.executable, "-m", "grader._child", f"--memory-mb={course.grading.memory_mb}", "--",
-                *map(str, paths), f"--rootdir={course.root}", "-p", "grader.plugin", "-p", "no:cacheprovider",
+                sys.executable, "-m", "grader.engine.child", f"--memory-mb={course.grading.memory_mb}", "--",
+                *map(str, paths), f"--rootdir={course.root}", "-p", "grader.engine.plugin", "-p", "no:cacheprovider",
                 "-p", "no:logging", "--import-mode=importlib", "--strict-markers", "-q", "-s", "--grade-mode",
                 f"--grade-events-fd={events_fd}", f"--grade-bell-fd={bell_fd}", f"--reference={course.solutions_dir}",
                 f"--grade-timeout={course.grading.timeout_s}", f"--grade-sandbox={course.grading.sandbox}",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .course import Course, Week
-from .errors import BuildError
+from ..core.course import Course, Week
+from ..core.errors import BuildError
 
 BEGIN: Final = "### BEGIN SOLUTION"
 END: Final = "### END SOLUTION"

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from . import __version__
-from .course import Course, Week
+from ..core.course import Course, Week
+from ..core.late import LateAssessment
+from ..core.results import WeekResult
+from ..core.version import __version__
+from ..engine.runner import GradeRequest, WarmWorker, grade_week, threads_per_child
 from .export import late_of
 from .gradebook import DEFAULT_NAME, Entry, Gradebook
 from .intake import Discovery, Intake, discover
-from .late import LateAssessment
-from .results import WeekResult
-from .runner import GradeRequest, WarmWorker, grade_week, threads_per_child
 
 HISTOGRAM_BINS: Final = 10
 

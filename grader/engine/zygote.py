@@ -1,6 +1,6 @@
 """The zygote: a process that imports torch and NumPy once, never computes, and forks sandboxes.
 
-Started by the trusted grading process as ``python -m grader._zygote FD`` (under bubblewrap where
+Started by the trusted grading process as ``python -m grader.engine.zygote FD`` (under bubblewrap where
 available), it waits on the control socket FD.  Each ``spawn`` message carries, as an SCM_RIGHTS
 file descriptor, one end of a fresh socket pair plus the sandbox's settings; the zygote forks a
 sandbox that applies its limits, moves into a private copy of the learner's files and serves

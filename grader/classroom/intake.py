@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from .course import Course, Week, resolve_week
-from .errors import CourseError, UsageError
+from ..core.course import Course, Week, resolve_week
+from ..core.errors import CourseError, UsageError
 
 MAX_BYTES: Final = 20 << 20  # what one submission may expand to (a zip bomb stops here)
 MAX_FILES: Final = 2000

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Final
 
+from ..core.course import COURSE_FILE, Course, load_course
+from ..core.errors import BuildError, UsageError
 from .build import stub_source
-from .course import COURSE_FILE, Course, load_course
-from .errors import BuildError, UsageError
 
 _WEEK_ID: Final = re.compile(r"^week(\d+)$")
 _EXERCISE: Final = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import CourseError
+from ..core.errors import CourseError
 
 MUTANTS_FILE: Final = "mutants.toml"
 _KEYS: Final = {"name", "module", "catches", "caught_by", "message", "replace"}

@@ -1,6 +1,6 @@
 """Entry point of the grading child: apply the limits, then run pytest with the plugin.
 
-``python -m grader._child --memory-mb=N -- PYTEST_ARGS...``.  The limits are set here, in the
+``python -m grader.engine.child --memory-mb=N -- PYTEST_ARGS...``.  The limits are set here, in the
 child itself, rather than by a ``preexec_fn`` in the parent (which is unsafe once the parent
 runs a progress-bar thread).
 """

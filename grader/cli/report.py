@@ -25,16 +25,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .results import ExerciseResult, TestInfo, TestOutcome, WeekResult
+from ..core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sqlite3, zipfile, nbformat…
-    from .batch import BatchSummary
-    from .build import BuiltFile
-    from .check import CourseCheck
-    from .course import Course
-    from .gradebook import Entry
-    from .history import StoredScore
-    from .release import ReleaseSummary
+    from ..authoring.build import BuiltFile
+    from ..authoring.check import CourseCheck
+    from ..authoring.release import ReleaseSummary
+    from ..classroom.batch import BatchSummary
+    from ..classroom.gradebook import Entry
+    from ..core.course import Course
+    from ..learner.history import StoredScore
 
 JSON_SCHEMA_VERSION: Final = 1
 _MARKS: Final = {
@@ -386,7 +386,7 @@ def _learner_table(summary: BatchSummary) -> Table:
 
 
 def _render_statistics(console: Console, summary: BatchSummary) -> None:
-    from .batch import class_statistics
+    from ..classroom.batch import class_statistics
 
     stats = class_statistics(summary)
     if not stats.graded:

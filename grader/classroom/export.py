@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from .course import Course, Week
-from .errors import UsageError
+from ..cli.report import week_to_json
+from ..core.course import Course, Week
+from ..core.errors import UsageError
+from ..core.late import LateAssessment, assess
+from ..core.results import ExerciseResult, TestOutcome, WeekResult
 from .gradebook import Entry
-from .late import LateAssessment, assess
-from .report import week_to_json
-from .results import ExerciseResult, TestOutcome, WeekResult
 
 JSON_SCHEMA_VERSION: Final = 1
 CSV_FIXED_COLUMNS: Final = ("learner", "status", "source", "submitted_at")

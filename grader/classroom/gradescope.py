@@ -3,7 +3,7 @@
 ``build_gradescope_autograder`` writes a zip that Gradescope unpacks into ``/autograder/source``
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/): ``setup.sh`` installs Python,
 a CPU build of torch and this course as a package, once, when Gradescope builds its image;
-``run_autograder`` runs ``python -m grader.gradescope /autograder`` for every submission.  The
+``run_autograder`` runs ``python -m grader.classroom.gradescope /autograder`` for every submission.  The
 zip holds the grader, course.toml, and the week's hidden tests and reference solutions (some
 tests compare against the reference); the week it grades is fixed in ``gradescope.json``.
 
@@ -25,9 +25,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Final
 
-from . import export, grading, intake
-from .course import COURSE_FILE, Course, Week, load_course
-from .errors import GraderError, UsageError
+from ..core.course import COURSE_FILE, Course, Week, load_course
+from ..core.errors import GraderError, UsageError
+from ..learner import grading
+from . import export, intake
 
 CONFIG_FILE: Final = "gradescope.json"
 CONFIG_SCHEMA_VERSION: Final = 1
@@ -85,7 +86,7 @@ if [ ! -x "$PYTHON" ]; then
 fi
 mkdir -p "$ROOT/results"
 rm -f "$ROOT/results/results.json"
-cd "$ROOT/source" && "$PYTHON" -m grader.gradescope "$ROOT"
+cd "$ROOT/source" && "$PYTHON" -m grader.classroom.gradescope "$ROOT"
 if [ ! -s "$ROOT/results/results.json" ]; then
     # Python itself failed: still tell the learner something rather than leave a blank failure.
     cat >"$ROOT/results/results.json" <<'EOF'
@@ -120,7 +121,7 @@ def build_gradescope_autograder(course: Course, week: Week, out: Path) -> Path:
 
 def _files(course: Course, week: Week) -> list[tuple[str, Path]]:
     """(name in the zip, file on disk): the grader, the course's root files, the week's folders."""
-    grader_dir = Path(__file__).parent
+    grader_dir = Path(__file__).resolve().parents[1]
     files = [(f"grader/{p.relative_to(grader_dir).as_posix()}", p) for p in _tree(grader_dir)]
     for name in _ROOT_FILES:
         path = course.root / name

@@ -2,7 +2,7 @@
 the collection of one outcome per test.
 
 Loaded by the root ``conftest.py`` (plain ``pytest`` grades ``solutions/``) and by the grading
-child that ``runner.py`` starts with ``-p grader.plugin`` and the ``--grade-*`` options.  In
+child that ``runner.py`` starts with ``-p grader.engine.plugin`` and the ``--grade-*`` options.  In
 the child, every step is streamed to the parent as one JSON line on ``--grade-events-fd``:
 ``collected`` (what each test is worth), ``start`` (a test began: the parent starts its
 kill timer), ``importing``/``imported`` (a learner module is being imported), ``result``
@@ -23,9 +23,9 @@ from typing import Any, Final
 
 import pytest
 
+from ..core.course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
+from ..core.results import Status, TestInfo, info_to_dict
 from . import transport
-from .course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
-from .results import Status, TestInfo, info_to_dict
 from .sandbox import (
     Backend,
     ExerciseProxy,

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ..core.course import COURSE_FILE, Course
+from ..core.errors import BuildError, UsageError
+from ..core.results import TestInfo
+from ..engine.runner import collect_tests
 from .build import solution_regions
-from .course import COURSE_FILE, Course
-from .errors import BuildError, UsageError
-from .results import TestInfo
-from .runner import collect_tests
 
 RELEASE_FILE: Final = "release.toml"
 MIN_LEAK_LINE: Final = 30  # a shorter solution line ("if reduction == 'mean':") leaks only in a run of three
@@ -84,7 +84,7 @@ def write_release(course: Course, *, out: Path, with_hidden: bool = False) -> Re
 def _write(
     course: Course, out: Path, *, suites: dict[str, tuple[TestInfo, ...]], with_hidden: bool
 ) -> tuple[dict[str, int], dict[str, HeldBack]]:
-    shutil.copytree(Path(__file__).parent, out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(Path(__file__).resolve().parents[1], out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in _ROOT_FILES:
         if (course.root / name).is_file():
             shutil.copy2(course.root / name, out / name)

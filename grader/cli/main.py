@@ -27,8 +27,9 @@ from typing import Final
 from rich.console import Console
 from rich.text import Text
 
-from . import __version__, report
-from .errors import GraderError, UsageError
+from ..core.errors import GraderError, UsageError
+from ..core.version import __version__
+from . import report
 
 COMMANDS: Final = ("list", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
@@ -148,7 +149,7 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    from .grading import open_course, overview
+    from ..learner.grading import open_course, overview
 
     course = open_course(args.course)
     with console.status("reading the test suites…"):
@@ -158,7 +159,7 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _week(args: argparse.Namespace, console: Console) -> int:
-    from .grading import grade, open_course, plan
+    from ..learner.grading import grade, open_course, plan
 
     course = open_course(args.course)
     request = plan(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
@@ -173,8 +174,8 @@ def _week(args: argparse.Namespace, console: Console) -> int:
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    from .build import build_week
-    from .grading import open_course
+    from ..authoring.build import build_week
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     weeks = (course.resolve(args.week),) if args.week else course.weeks
@@ -185,8 +186,8 @@ def _build(args: argparse.Namespace, console: Console) -> int:
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
-    from .check import check_course
-    from .grading import open_course
+    from ..authoring.check import check_course
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     weeks = (course.resolve(args.week),) if args.week else None
@@ -197,8 +198,8 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
 
 def _new(args: argparse.Namespace, console: Console) -> int:
-    from .grading import open_course
-    from .scaffold import new_exercise, new_week
+    from ..authoring.scaffold import new_exercise, new_week
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     if "/" in args.what:
@@ -212,8 +213,8 @@ def _new(args: argparse.Namespace, console: Console) -> int:
 
 
 def _release(args: argparse.Namespace, console: Console) -> int:
-    from .grading import open_course
-    from .release import write_release
+    from ..authoring.release import write_release
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     with console.status("writing the release…"):
@@ -223,8 +224,8 @@ def _release(args: argparse.Namespace, console: Console) -> int:
 
 
 def _batch(args: argparse.Namespace, console: Console) -> int:
-    from .batch import BatchRequest, default_gradebook, default_workers, grade_batch
-    from .grading import open_course
+    from ..classroom.batch import BatchRequest, default_gradebook, default_workers, grade_batch
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     if args.workers is not None and args.workers < 1:
@@ -247,22 +248,22 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
 
 
 def _export(args: argparse.Namespace, console: Console) -> int:
-    from .batch import default_gradebook
-    from .grading import open_course
+    from ..classroom.batch import default_gradebook
+    from ..learner.grading import open_course
 
     course = open_course(args.course)
     week = course.resolve(args.week) if args.week else None
     if args.format in ("csv", "gradescope") and week is None:
         raise UsageError(f"grade export {args.format} needs a week, e.g. grade export {args.format} week5")
     if args.format == "gradescope":
-        from .gradescope import build_gradescope_autograder
+        from ..classroom.gradescope import build_gradescope_autograder
 
         assert week is not None
         written = build_gradescope_autograder(course, week, (args.out or Path.cwd()).expanduser())
         console.print(Text(f"wrote {written}: upload it as the autograder of {week.id} on Gradescope", style="green"))
         return EXIT_PASSED
-    from . import export
-    from .gradebook import Gradebook
+    from ..classroom import export
+    from ..classroom.gradebook import Gradebook
 
     with Gradebook.open((args.gradebook or default_gradebook(course)).expanduser(), create=False) as book:
         weeks = [week.id] if week else book.weeks()
@@ -321,6 +322,3 @@ def _escape(text: str) -> str:
 
     return escape(text)
 
-
-if __name__ == "__main__":
-    main()

@@ -38,6 +38,7 @@ from . import transport
 
 ErrorStatus = Literal["not_implemented", "error", "missing", "import_error", "bad_return", "crashed"]
 MESSAGE_LIMIT: Final = 300
+_PACKAGE: Final = Path(__file__).resolve().parents[1]  # grader/, the package this process runs
 _PROBE_GLOBALS: Final = ("torch", "nn", "F", "np", "math")
 
 
@@ -758,7 +759,7 @@ def crash_message(code: int | None, *, what: str = "the sandbox") -> str:
 
 
 class Zygote:
-    """The trusted side's handle on the zygote process (see ``grader._zygote``)."""
+    """The trusted side's handle on the zygote process (see ``grader.engine.zygote``)."""
 
     def __init__(self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path]) -> None:
         self.process = process
@@ -784,7 +785,7 @@ class Zygote:
         import sys
 
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-m", "grader._zygote", str(theirs.fileno())]
+        command = [sys.executable, "-m", "grader.engine.zygote", str(theirs.fileno())]
         self.confinement = "rlimits only (bubblewrap is not installed: your code could read the course's files)"
         if shutil.which("bwrap") and _bwrap_works():
             command = _bwrap_command(hide=self.hide, base=self.base) + command
@@ -898,9 +899,7 @@ def _zygote_environment() -> dict[str, str]:
     autograder next to an editable install elsewhere must not mix), found first on its path."""
     import os
 
-    import grader
-
-    package_parent = str(Path(grader.__file__).resolve().parent.parent)
+    package_parent = str(_PACKAGE.parent)
     path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
     return {**grading_environment(dict(os.environ)), "PYTHONPATH": path}
 
@@ -926,9 +925,7 @@ def _bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
     """
     import sys
 
-    import grader
-
-    package = Path(grader.__file__).resolve().parent
+    package = _PACKAGE
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
     command += ["--new-session"]

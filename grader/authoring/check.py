@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ..core.course import Course, Week
+from ..core.errors import GraderError
+from ..core.results import WeekResult
+from ..engine.runner import GradeRequest, grade_week, threads_per_child
 from .build import expected_stubs, solution_regions
-from .course import Course, Week
-from .errors import GraderError
 from .mutants import Mutant, apply_mutant, load_mutants
 from .release import leaks_in, secret_lines
-from .results import WeekResult
-from .runner import GradeRequest, grade_week, threads_per_child
 
 _WEEK_FOLDER: Final = re.compile(r"^week\d+")
 _MIN_HINT_LINE: Final = 12  # solution lines shorter than this (e.g. "return h") may appear in a hint

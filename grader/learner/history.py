@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from . import __version__
-from .results import TestInfo, WeekResult
+from ..core.results import TestInfo, WeekResult
+from ..core.version import __version__
 
 STATE_DIR: Final = ".grade"
 SCORES_FILE: Final = "scores.json"
