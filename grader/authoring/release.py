@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import ast
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from ..core.course import COURSE_FILE, Course
 from ..core.errors import BuildError, UsageError
+from ..core.manifest import HeldBack, write_held_back
 from ..core.results import TestInfo
 from ..engine.runner import collect_tests
 from .build import solution_regions
 
-RELEASE_FILE: Final = "release.toml"
 MIN_LEAK_LINE: Final = 30  # a shorter solution line ("if reduction == 'mean':") leaks only in a run of three
 _ROOT_FILES: Final = ("pyproject.toml", "conftest.py", COURSE_FILE, ".gitignore", "LICENSE")
 
@@ -41,12 +40,6 @@ grade week1 -v          # with the traceback of your own code for each failure
 
 Each failing test says why in one line and gives a hint. {hidden_sentence}
 """
-
-
-@dataclass(frozen=True)
-class HeldBack:
-    tests: int
-    points: float
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def _write(
         ]
         shipped[week.id] = len(infos) - len(hidden)
         held[week.id] = HeldBack(tests=len(hidden), points=sum(i.points for i in hidden))
-    _write_release_file(out, held)
+    write_held_back(out, held)
     hidden_total = sum(h.points for h in held.values())
     sentence = (
         f"Some tests ({hidden_total:g} points in all) are held back: your instructor grades those; "
@@ -161,25 +154,6 @@ def _is_public_marker(node: ast.expr) -> bool:
 def _uses_reference(node: ast.AST) -> bool:
     functions = [n for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return any(a.arg == "reference" for f in functions for a in f.args.args + f.args.kwonlyargs)
-
-
-def _write_release_file(out: Path, held: dict[str, HeldBack]) -> None:
-    lines = ["# Written by grade release: what this copy of the course holds back, per week.", ""]
-    for week_id, hidden in held.items():
-        lines += [f"[held_back.{week_id}]", f"tests = {hidden.tests}", f"points = {hidden.points:g}", ""]
-    (out / RELEASE_FILE).write_text("\n".join(lines), encoding="utf-8")
-
-
-def load_held_back(root: Path) -> dict[str, HeldBack]:
-    """What a release holds back, per week (nothing in the instructor's repository)."""
-    path = root / RELEASE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("held_back", {})
-        return {week: HeldBack(int(v["tests"]), float(v["points"])) for week, v in data.items()}
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
-        return {}
 
 
 def secret_lines(course: Course) -> set[str]:

@@ -17,14 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from ..cli.report import week_to_json
-from ..core.course import Course, Week
+from ..core.course import Course, Week, late_of
 from ..core.errors import UsageError
-from ..core.late import LateAssessment, assess
-from ..core.results import ExerciseResult, TestOutcome, WeekResult
+from ..core.late import LateAssessment
+from ..core.results import JSON_SCHEMA_VERSION, ExerciseResult, TestOutcome, WeekResult, week_to_json
 from .gradebook import Entry
 
-JSON_SCHEMA_VERSION: Final = 1
 CSV_FIXED_COLUMNS: Final = ("learner", "status", "source", "submitted_at")
 CSV_TOTAL_COLUMNS: Final = ("raw", "possible", "days_late", "penalty_percent", "final", "late_note", "reason")
 INSTRUCTOR_EXTRA: Final = 'pip install -e ".[instructor]"'
@@ -43,11 +41,6 @@ def _number(value: float) -> str:
     """A number for a spreadsheet cell: ``24``, ``12.5``, ``0.3``; never ``1e+06`` or ``24.0``."""
     rounded = _round(value)
     return str(int(rounded)) if rounded.is_integer() else repr(rounded)
-
-
-def late_of(course: Course, week: Week | None, entry: Entry) -> LateAssessment:
-    """The entry's raw score under the course's late policy (no due date when the week is unknown)."""
-    return assess(course.grading.late, week.due if week else None, entry.submitted_at, entry.points_earned)
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -102,7 +95,7 @@ def _exercise_columns(entries: Iterable[Entry]) -> list[tuple[str, float]]:
 
 def to_json(course: Course, entries_by_week: Mapping[str, Sequence[Entry]]) -> dict[str, Any]:
     """Every week's learners with raw, late and final scores and, for a graded one, the full result
-    in ``grade --json``'s schema (``report.week_to_json``).  Weeks come in the course's order; a
+    in ``grade --json``'s schema (``results.week_to_json``).  Weeks come in the course's order; a
     week the gradebook has but course.toml no longer lists comes last, without a due date."""
     known = [w for w in course.weeks if w.id in entries_by_week]
     unknown = sorted(set(entries_by_week) - {w.id for w in known})

@@ -14,7 +14,6 @@ failure of the grader itself is a score of 0 with the reason, never a blank auto
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import stat
@@ -27,7 +26,7 @@ from typing import Any, Final
 
 from ..core.course import COURSE_FILE, Course, Week, load_course
 from ..core.errors import GraderError, UsageError
-from ..learner import grading
+from ..engine.runner import GradeRequest, grade_week
 from . import export, intake
 
 CONFIG_FILE: Final = "gradescope.json"
@@ -214,8 +213,8 @@ def _grade(root: Path) -> dict[str, Any]:
             return export.gradescope_problem(
                 upload.problem or "nothing to grade was found in the upload", notes=upload.notes
             )
-        request = grading.plan(course=course, week=week.id, path=upload.root)
-        result = grading.grade(dataclasses.replace(request, label=SUBMISSION_LABEL))
+        request = GradeRequest(course=course, week=week, submission=upload.root, label=SUBMISSION_LABEL)
+        result = grade_week(request)
     return export.to_gradescope(result, notes=upload.notes)
 
 

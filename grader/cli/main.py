@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..core.errors import GraderError, UsageError
+from ..core.results import week_to_json
 from ..core.version import __version__
 from . import report
 
@@ -165,7 +166,7 @@ def _week(args: argparse.Namespace, console: Console) -> int:
     request = plan(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
     if args.json:
         result = grade(request)
-        console.file.write(json.dumps(report.week_to_json(result), indent=2) + "\n")
+        console.file.write(json.dumps(week_to_json(result), indent=2) + "\n")
     else:
         with report.LiveProgress(console, f"grading {request.week.id}") as progress:
             result = grade(request, listener=progress)

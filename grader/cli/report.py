@@ -8,7 +8,7 @@ through ``Text`` and is never read as markup.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from rich import box
 from rich.console import Console
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..core.course import Course
     from ..learner.history import StoredScore
 
-JSON_SCHEMA_VERSION: Final = 1
 _MARKS: Final = {
     "passed": ("✓", "green"),
     "not_implemented": ("·", "yellow"),
@@ -171,51 +170,6 @@ def render_course(
         )
     console.print(table)
     console.print(Text("grade WEEK grades your exercises/ folder for that week, e.g. grade week5", style="dim"))
-
-
-def week_to_json(result: WeekResult) -> dict[str, Any]:
-    """The result as plain JSON (schema in README.md, 'grade --json')."""
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "course": result.course,
-        "week": {"id": result.week_id, "title": result.week_title, "folder": result.week_folder},
-        "submission": result.submission,
-        "points_earned": result.points_earned,
-        "points_possible": result.points_possible,
-        "tests_passed": result.tests_passed,
-        "tests_total": result.tests_total,
-        "duration_s": round(result.duration_s, 3),
-        "notes": list(result.notes),
-        "confinement": result.confinement,
-        "held_back": {"tests": result.held_back_tests, "points": result.held_back_points},
-        "exercises": [
-            {
-                "name": e.name,
-                "file": e.file,
-                "points_earned": e.points_earned,
-                "points_possible": e.points_possible,
-                "tests_passed": e.tests_passed,
-                "tests_total": e.tests_total,
-                "tests": [_outcome_to_json(o) for o in e.outcomes],
-            }
-            for e in result.exercises
-        ],
-    }
-
-
-def _outcome_to_json(outcome: TestOutcome) -> dict[str, Any]:
-    return {
-        "id": outcome.info.id,
-        "name": outcome.info.name,
-        "status": outcome.status,
-        "points_earned": outcome.points_earned,
-        "points_possible": outcome.info.points,
-        "message": outcome.message,
-        "hint": outcome.info.hint,
-        "detail": outcome.detail,
-        "duration_s": round(outcome.duration_s, 3),
-        "public": outcome.info.public,
-    }
 
 
 class LiveProgress:
@@ -386,7 +340,7 @@ def _learner_table(summary: BatchSummary) -> Table:
 
 
 def _render_statistics(console: Console, summary: BatchSummary) -> None:
-    from ..classroom.batch import class_statistics
+    from ..classroom.statistics import class_statistics
 
     stats = class_statistics(summary)
     if not stats.graded:

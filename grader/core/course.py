@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from .errors import CourseError, UsageError
-from .late import LatePolicy
+from .late import LateAssessment, LatePolicy, Submitted, assess
 
 __all__ = ["Course", "CourseError", "Grading", "Week", "find_course_root", "load_course", "resolve_week"]
 
@@ -347,3 +347,8 @@ class _CourseParser:
     def _fail(self, line: int | None, message: str) -> NoReturn:
         where = f"{self.path}:{line}" if line else str(self.path)
         raise CourseError(f"{where}: {message}")
+
+
+def late_of(course: Course, week: Week | None, entry: Submitted) -> LateAssessment:
+    """The entry's raw score under the course's late policy (no due date when the week is unknown)."""
+    return assess(course.grading.late, week.due if week else None, entry.submitted_at, entry.points_earned)

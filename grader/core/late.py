@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 DAY = dt.timedelta(days=1)
 
@@ -54,6 +55,16 @@ def assess(policy: LatePolicy, due: dt.datetime | None, submitted_at: dt.datetim
     final = raw * (1 - penalty / 100)
     unit = "day" if days == 1 else "days"
     return LateAssessment(raw, days, penalty, final, f"{days} {unit} late (-{penalty:g}%)")
+
+
+class Submitted(Protocol):
+    """What the late policy reads of a stored grade (a gradebook ``Entry``)."""
+
+    @property
+    def submitted_at(self) -> dt.datetime | None: ...
+
+    @property
+    def points_earned(self) -> float: ...
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

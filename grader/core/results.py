@@ -130,3 +130,53 @@ class WeekResult:
 
 def info_to_dict(info: TestInfo) -> dict[str, Any]:
     return asdict(info)
+
+
+# -- the JSON form (grade --json, export json) ---------------------------------------------------
+
+JSON_SCHEMA_VERSION: Final = 1
+
+
+def week_to_json(result: WeekResult) -> dict[str, Any]:
+    """The result as plain JSON (schema in README.md, 'grade --json')."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "course": result.course,
+        "week": {"id": result.week_id, "title": result.week_title, "folder": result.week_folder},
+        "submission": result.submission,
+        "points_earned": result.points_earned,
+        "points_possible": result.points_possible,
+        "tests_passed": result.tests_passed,
+        "tests_total": result.tests_total,
+        "duration_s": round(result.duration_s, 3),
+        "notes": list(result.notes),
+        "confinement": result.confinement,
+        "held_back": {"tests": result.held_back_tests, "points": result.held_back_points},
+        "exercises": [
+            {
+                "name": e.name,
+                "file": e.file,
+                "points_earned": e.points_earned,
+                "points_possible": e.points_possible,
+                "tests_passed": e.tests_passed,
+                "tests_total": e.tests_total,
+                "tests": [_outcome_to_json(o) for o in e.outcomes],
+            }
+            for e in result.exercises
+        ],
+    }
+
+
+def _outcome_to_json(outcome: TestOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.info.id,
+        "name": outcome.info.name,
+        "status": outcome.status,
+        "points_earned": outcome.points_earned,
+        "points_possible": outcome.info.points,
+        "message": outcome.message,
+        "hint": outcome.info.hint,
+        "detail": outcome.detail,
+        "duration_s": round(outcome.duration_s, 3),
+        "public": outcome.info.public,
+    }

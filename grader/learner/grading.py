@@ -10,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..authoring.release import load_held_back
 from ..core.course import Course, find_course_root, load_course
 from ..core.errors import UsageError
+from ..core.manifest import load_held_back
 from ..core.results import TestInfo, WeekResult
 from ..engine.runner import GradeRequest, Listener, collect_tests, grade_week
 from . import history

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.classroom.batch import BatchRequest, BatchSummary, class_statistics, grade_batch
+from grader.classroom.batch import BatchRequest, BatchSummary, grade_batch
 from grader.classroom.gradebook import Entry, Gradebook
+from grader.classroom.statistics import class_statistics
 from grader.core.course import load_course
 
 from .conftest import SOLUTION, MakeCourse
