@@ -26,17 +26,9 @@ import pytest
 from ..core.course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
 from ..core.results import Status, TestInfo, info_to_dict
 from . import transport
-from .sandbox import (
-    Backend,
-    ExerciseProxy,
-    InProcessBackend,
-    ProcessBackend,
-    Route,
-    StudentCodeError,
-    Submission,
-    TestTimeout,
-    Zygote,
-)
+from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
+from .sandbox.student import StudentCodeError, Submission, TestTimeout
+from .sandbox.zygote import Zygote
 
 MARKERS: Final = (
     "points(n): the points a test is worth (required on every graded test; a positive number)",

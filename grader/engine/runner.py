@@ -33,7 +33,8 @@ from typing import IO, Any, Final, Protocol
 from ..core.course import Course, Week
 from ..core.errors import GradingError, SuiteError
 from ..core.results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
-from .sandbox import crash_message, grading_environment
+from .sandbox.backend import crash_message
+from .sandbox.confinement import grading_environment
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
 POLL_S: Final = 0.02  # how often a grading child's event stream is read while it runs (see _Child.events)

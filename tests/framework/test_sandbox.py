@@ -15,10 +15,12 @@ import pytest
 
 from grader.core.course import load_course
 from grader.core.results import WeekResult
-from grader.engine import sandbox
 from grader.engine.runner import GradeRequest, grade_week, threads_per_child
-from grader.engine.sandbox import grading_environment, recv_frame, send_frame
-from grader.engine.zygote import _Spare
+from grader.engine.sandbox import channel
+from grader.engine.sandbox.backend import read_reply
+from grader.engine.sandbox.channel import _FRAME, recv_frame, send_frame
+from grader.engine.sandbox.confinement import grading_environment
+from grader.engine.sandbox.zygote import Zygote, _Spare
 
 from .conftest import COURSE_TOML, SOLUTION, outcomes
 
@@ -170,14 +172,14 @@ def test_a_frame_of_many_small_and_large_parts_arrives_whole_and_in_order() -> N
 
 
 def test_a_frame_larger_than_the_preallocated_buffer_arrives_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_PREALLOCATED", 1_000)
+    monkeypatch.setattr(channel, "_PREALLOCATED", 1_000)
     payload = os.urandom(300_000)
     assert _through_a_socket(payload[:10], memoryview(payload)[10:]) == payload
 
 
 def test_a_frame_cut_short_is_an_end_of_channel_not_a_short_message() -> None:
     ours, theirs = socket.socketpair()
-    ours.sendall(sandbox._FRAME.pack(1_000) + b"only part of it")
+    ours.sendall(_FRAME.pack(1_000) + b"only part of it")
     ours.close()
     with pytest.raises(EOFError):
         recv_frame(theirs)
@@ -191,7 +193,7 @@ def test_a_tensor_crosses_the_channel_unchanged() -> None:
 
     value = {"samples": torch.randn(300_000, dtype=torch.float64), "labels": torch.arange(7).reshape(7, 1)}
     reply = _through_a_socket(b"K", *transport.encode_parts(value))
-    ok, back = sandbox.read_reply(reply)
+    ok, back = read_reply(reply)
     assert ok and torch.equal(back["samples"], value["samples"]) and torch.equal(back["labels"], value["labels"])
 
 
@@ -216,14 +218,14 @@ def test_a_send_cut_short_goes_on_where_it_stopped() -> None:
     channel = _Trickle()
     parts = [b"K", os.urandom(70_000), b"tail", os.urandom(100)]
     send_frame(channel, *parts)  # type: ignore[arg-type]
-    assert bytes(channel.received) == sandbox._FRAME.pack(70_105) + b"".join(parts)
+    assert bytes(channel.received) == _FRAME.pack(70_105) + b"".join(parts)
 
 
 # -- the zygote's control channel ---------------------------------------------------------------
 
 
 def test_requests_read_together_are_each_handled_and_a_spawn_takes_its_own_channel() -> None:
-    from grader.engine.zygote import _Requests
+    from grader.engine.sandbox.zygote import _Requests
 
     ours, zygote_end = socket.socketpair()
     read_end, write_end = os.pipe()
@@ -247,7 +249,7 @@ def test_requests_read_together_are_each_handled_and_a_spawn_takes_its_own_chann
 def test_a_sandbox_ended_normally_has_its_folder_removed_by_the_zygote() -> None:
     import time
 
-    zygote = sandbox.Zygote.start(hide=[])
+    zygote = Zygote.start(hide=[])
     try:
         workdir = zygote.base / "sandbox-test"
         workdir.mkdir()

@@ -117,7 +117,7 @@ def test_a_tampered_dtype_is_rejected() -> None:
     ids=["truncated-value", "unknown-tag", "error-claiming-a-pass", "message-not-text", "not-a-record"],
 )
 def test_a_reply_from_the_sandbox_must_be_a_value_or_a_well_formed_error(reply: bytes) -> None:
-    from grader.engine.sandbox import read_reply
+    from grader.engine.sandbox.backend import read_reply
 
     with pytest.raises(MalformedMessage):
         read_reply(reply)

@@ -91,7 +91,7 @@ ATTACKS: dict[str, str] = {
     """,
     "patch_the_graders_helpers": """
         import torch
-        import grader.testing, grader.engine.transport, grader.engine.sandbox
+        import grader.testing, grader.engine.transport, grader.engine.sandbox.student
         grader.testing.assert_close = lambda *a, **k: None
         grader.testing._difference = lambda *a, **k: None
         grader.engine.transport.decode = lambda message: None
@@ -356,10 +356,10 @@ def test_python_stays_visible_without_uncovering_a_hidden_course(tmp_path: Path)
     """A venv that contains the course (or lives under /tmp) is mounted before the course is hidden."""
     import sys
 
-    from grader.engine.sandbox import _bwrap_command
+    from grader.engine.sandbox.confinement import bwrap_command
 
     course = Path(sys.prefix).resolve() / "my-course"
-    command = _bwrap_command(hide=[course], base=tmp_path)
+    command = bwrap_command(hide=[course], base=tmp_path)
     binds = [command[i + 1] for i, word in enumerate(command) if word == "--ro-bind"]
     hides = [command[i + 1] for i, word in enumerate(command) if word == "--tmpfs"]
     assert str(Path(sys.prefix).resolve()) in binds and str(course) in hides

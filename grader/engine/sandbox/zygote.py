@@ -1,10 +1,10 @@
 """The zygote: a process that imports torch and NumPy once, never computes, and forks sandboxes.
 
-Started by the trusted grading process as ``python -m grader.engine.zygote FD`` (under bubblewrap where
+Started by the trusted grading process as ``python -m grader.engine.sandbox.zygote FD`` (under bubblewrap where
 available), it waits on the control socket FD.  Each ``spawn`` message carries, as an SCM_RIGHTS
 file descriptor, one end of a fresh socket pair plus the sandbox's settings; the zygote forks a
 sandbox that applies its limits, moves into a private copy of the learner's files and serves
-requests on that socket (``sandbox.serve``).  Forking from a process that has imported but not
+requests on that socket (``student.serve``).  Forking from a process that has imported but not
 computed keeps a sandbox's start cheap and fork-safe (OpenMP and torch's thread pools are not
 fork-safe once they have run work).  ``stop`` kills a sandbox (its whole process group) and reports how it
 ended, so the trusted side can say "segmentation fault" rather than "died".  Kills go through
@@ -16,18 +16,23 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from .confinement import bwrap_command, bwrap_works, zygote_environment
+from .student import StudentCodeError
 
 
 def main(control_fd: int) -> None:
     import numpy  # noqa: F401 - imported once here, inherited by every sandbox
     import torch
 
-    from . import sandbox  # noqa: F401 - the server code, imported before any fork
+    from . import student  # noqa: F401 - the server code, imported before any fork
 
     _warm_up(torch)
 
@@ -96,7 +101,6 @@ def _kill(pid: int) -> None:
 def _remove_workdir(path: str) -> None:
     """Remove a sandbox's folder: only ever one made for a sandbox, inside the sandboxes' base."""
     import shutil
-    from pathlib import Path
 
     folder = Path(path)
     if folder.name.startswith("sandbox-") and folder.parent.resolve() == Path.cwd().resolve():  # cwd: the base
@@ -130,7 +134,7 @@ def _serve_when_handed(handle: socket.socket) -> None:
     handle.close()
     if not message or not fds:
         return  # the zygote is gone
-    from .sandbox import serve
+    from .student import serve
 
     serve(fds[0], json.loads(message))
 
@@ -183,9 +187,9 @@ def _nobody_can_run_python() -> bool:
     (not when they live under /root, as with pyenv as root); checked once, in a throwaway child."""
     import torch
 
-    from . import sandbox
+    from . import student
 
-    folders = [os.path.dirname(os.__file__), os.path.dirname(torch.__file__), os.path.dirname(sandbox.__file__)]
+    folders = [os.path.dirname(os.__file__), os.path.dirname(torch.__file__), os.path.dirname(student.__file__)]
     pid = os.fork()
     if pid == 0:
         try:
@@ -227,6 +231,120 @@ def _status(pid: int, ended: dict[int, int]) -> int | None:
             time.sleep(pause)
             pause = min(pause * 2, 0.01)
     return ended.pop(pid)
+
+
+# -- the trusted side's handle ------------------------------------------------------------------
+
+
+class Zygote:
+    """The trusted side's handle on the zygote process (the server above)."""
+
+    def __init__(self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path]) -> None:
+        self.process = process
+        self.control = control
+        self.replies = control.makefile("rb")
+        self.base = base  # sandboxes' working folders live here (the only writable place they see)
+        self.confinement = confinement
+        self.hide = hide
+
+    @classmethod
+    def start(cls, *, hide: list[Path]) -> Zygote:
+        """Start the zygote, under bubblewrap when it works here, with ``hide`` made invisible."""
+        import tempfile
+
+        base = Path(tempfile.mkdtemp(prefix="grade-sandboxes-"))
+        base.chmod(0o711)  # a sandbox running as nobody must reach its own folder inside
+        zygote = cls(None, socket.socket(), base, "", hide)
+        zygote._launch()
+        return zygote
+
+    def _launch(self) -> None:
+        import subprocess
+        import sys
+
+        ours, theirs = socket.socketpair()
+        command = [sys.executable, "-m", "grader.engine.sandbox.zygote", str(theirs.fileno())]
+        self.confinement = "rlimits only (bubblewrap is not installed: your code could read the course's files)"
+        if shutil.which("bwrap") and bwrap_works():
+            command = bwrap_command(hide=self.hide, base=self.base) + command
+            self.confinement = "bubblewrap (no network, private /tmp, course folders hidden) and rlimits"
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            cwd=self.base,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=zygote_environment(),
+        )
+        theirs.close()
+        self.control = ours
+        self.replies = ours.makefile("rb")
+
+    def spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+        """A new sandbox; a zygote that a sandbox managed to kill is started again, once."""
+        try:
+            return self._spawn(settings)
+        except OSError:
+            self.process.kill()
+            self.process.wait()
+            self._launch()
+        try:
+            return self._spawn(settings)
+        except OSError as exc:
+            raise StudentCodeError(
+                "error", f"the sandbox could not be started ({exc}); this is the grader's fault"
+            ) from None
+
+    def _spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+        import json
+
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(
+                self.control, [json.dumps({"op": "spawn", "settings": settings}).encode() + b"\n"], [theirs.fileno()]
+            )
+            line = self.replies.readline()
+            if not line:
+                raise ConnectionError("the zygote is gone")
+            return ours, int(json.loads(line)["pid"])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+
+    def stop(self, pid: int) -> int | None:
+        """Kill the sandbox ``pid`` and everything it started, and say how it ended: its exit code
+        (negative: a signal), None if that cannot be known.  A normal end needs no answer: ``end``."""
+        import json
+
+        try:
+            self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode() + b"\n")
+            return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def end(self, pid: int, workdir: Path) -> None:
+        """Kill the sandbox ``pid`` and remove its folder, without waiting for either (no reply)."""
+        self._send({"op": "end", "pid": pid, "workdir": str(workdir)})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        import json
+
+        try:
+            self.control.sendall(json.dumps(message).encode() + b"\n")
+        except OSError:
+            pass  # the zygote is gone, and its sandboxes with it (the next spawn starts a new one)
+
+    def close(self) -> None:
+        import shutil
+
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 if __name__ == "__main__":
