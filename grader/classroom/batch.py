@@ -26,7 +26,8 @@ from ..core.course import Course, Week, late_of
 from ..core.late import LateAssessment
 from ..core.results import WeekResult
 from ..core.version import __version__
-from ..engine.runner import GradeRequest, WarmWorker, grade_week, threads_per_child
+from ..engine.runner import GradeRequest, grade_week, threads_per_child
+from ..engine.warm import WarmWorker
 from .gradebook import DEFAULT_NAME, Entry, Gradebook
 from .intake import Discovery, Intake, discover
 

@@ -26,6 +26,8 @@ import pytest
 from ..core.course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
 from ..core.results import Status, TestInfo, info_to_dict
 from . import transport
+from .events import EventStream
+from .protocol import Job, LoadRequest, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
 from .sandbox.zygote import Zygote
@@ -74,7 +76,7 @@ class Settings:
                 self.backends[role] = InProcessBackend(self.reference, REFERENCE_PACKAGE)
         return self.backends[role]
 
-    def _sandbox_settings(self) -> dict[str, Any]:
+    def _sandbox_settings(self) -> SandboxSettings:
         return {
             "submission": str(self.student.root),
             "label": self.student.label,
@@ -101,33 +103,6 @@ class Settings:
         self.end_student()
         if self.zygote is not None:
             self.zygote.close()
-
-
-class EventStream:
-    """JSON lines to the parent process; a no-op in a plain pytest run.
-
-    The parent reads the lines in batches (``runner.POLL_S``), not one by one, so that a line
-    costs this process no wake-up of the parent.  Events the parent acts on at once (the tests are
-    collected, a job or the whole run is over) also ring the bell, a second pipe it waits on.
-    """
-
-    URGENT: Final = frozenset({"collected", "job_done", "done"})
-
-    def __init__(self, fd: int | None, bell_fd: int | None = None) -> None:
-        self.fd = fd
-        self.bell_fd = bell_fd
-
-    def emit(self, event: str, **data: Any) -> None:
-        if self.fd is None:
-            return
-        line = (json.dumps({"event": event, **data}) + "\n").encode("utf-8")
-        while line:
-            line = line[os.write(self.fd, line) :]
-        if self.bell_fd is not None and event in self.URGENT:
-            try:
-                os.write(self.bell_fd, b"!")
-            except BlockingIOError:  # the bell holds unread rings: the parent will look anyway
-                pass
 
 
 _settings_key: Final = pytest.StashKey[Settings]()
@@ -174,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.sandbox == "process":  # the zygote imports torch in parallel with collection
         hide = [config.rootpath, settings.reference.root, settings.student.root, *settings.hide]
         settings.zygote = Zygote.start(hide=hide)
-        settings.events.emit("confinement", text=settings.zygote.confinement)
+        settings.events.emit({"event": "confinement", "text": settings.zygote.confinement})
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
 
@@ -183,7 +158,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
     if collector is not None:
         collector.settings.close()
-        collector.settings.events.emit("done")
+        collector.settings.events.emit({"event": "done"})
         config.pluginmanager.unregister(collector)
 
 
@@ -319,11 +294,13 @@ class Collector:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.settings.events.emit("collect_error", id=report.nodeid, message=str(report.longrepr)[-4000:])
+            self.settings.events.emit(
+                {"event": "collect_error", "id": report.nodeid, "message": str(report.longrepr)[-4000:]}
+            )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         infos = [item.stash[_info_key] for item in session.items if _info_key in item.stash]
-        self.settings.events.emit("collected", tests=[info_to_dict(i) for i in infos])
+        self.settings.events.emit({"event": "collected", "tests": [info_to_dict(i) for i in infos]})
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
@@ -349,12 +326,14 @@ class Collector:
         reports = self.phases.pop(report.nodeid)
         verdict = merge_phases(reports)
         self.settings.events.emit(
-            "result",
-            id=report.nodeid,
-            status=verdict.status,
-            message=verdict.message,
-            detail=verdict.detail,
-            duration=sum(r.duration for r in reports),
+            {
+                "event": "result",
+                "id": report.nodeid,
+                "status": verdict.status,
+                "message": verdict.message,
+                "detail": verdict.detail,
+                "duration": sum(r.duration for r in reports),
+            }
         )
 
 
@@ -376,14 +355,14 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return True
     with os.fdopen(settings.jobs_fd, "r", encoding="utf-8") as jobs:
         for line in jobs:
-            job = json.loads(line)
+            job: Job = json.loads(line)
             settings.switch_submission(Submission(Path(job["submission"]), job["label"]))
-            settings.events.emit("job", id=job["id"])
+            settings.events.emit({"event": "job", "id": job["id"]})
             for index, item in enumerate(session.items):
                 nextitem = session.items[index + 1] if index + 1 < len(session.items) else None
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             settings.end_student()
-            settings.events.emit("job_done", id=job["id"])
+            settings.events.emit({"event": "job_done", "id": job["id"]})
     return True
 
 
@@ -393,7 +372,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if info is None:
         return (yield)
     settings = item.config.stash[_settings_key]
-    settings.events.emit("start", id=info.id, timeout=info.timeout_s)
+    settings.events.emit({"event": "start", "id": info.id, "timeout": info.timeout_s})
     previous = _arm_timer(info.timeout_s)
     try:
         return (yield)
@@ -514,9 +493,9 @@ def _proxy(request: pytest.FixtureRequest, role: str) -> ExerciseProxy:
     backend = settings.backend(role)
     if role == "student" and (week, info.exercise) not in settings.loaded:
         settings.loaded.add((week, info.exercise))
-        settings.events.emit("importing", exercise=info.exercise)
-        load = {"op": "load", "week": week, "exercise": info.exercise}
+        settings.events.emit({"event": "importing", "exercise": info.exercise})
+        load: LoadRequest = {"op": "load", "week": week, "exercise": info.exercise}
         backend.execute(transport.encode(load), Route(week, info.exercise, "load"))
-        settings.events.emit("imported", exercise=info.exercise)
+        settings.events.emit({"event": "imported", "exercise": info.exercise})
     label = "student" if role == "student" else "reference"
     return ExerciseProxy(backend, week=week, exercise=info.exercise, label=label)

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Callable, Final, Protocol
 
 from .. import transport
+from ..protocol import CallRequest, ErrorStatus, LoadRequest, ProbeRequest, Request, SandboxSettings, SpawnSettings
 from .channel import recv_frame, send_frame
 from .confinement import OUTPUT_FILE, give_to_nobody
-from .student import ErrorStatus, StudentCodeError, StudentSide, Submission, TestTimeout
+from .student import StudentCodeError, StudentSide, Submission, TestTimeout
 from .zygote import Zygote
 
 
@@ -95,7 +96,11 @@ class ExerciseProxy:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True
-            return self._send({"op": "call", "function": name, "args": list(args), "kwargs": kwargs})
+            request: CallRequest = {
+                "op": "call", "week": self._week, "exercise": self._exercise,
+                "function": name, "args": list(args), "kwargs": kwargs,
+            }  # fmt: skip
+            return self._send(request)
 
         call.__name__ = name
         return call
@@ -104,11 +109,14 @@ class ExerciseProxy:
         """Run ``probe(module, *args, **kwargs)`` where the code lives and return its plain-data result."""
         __tracebackhide__ = True
         source, name = probe_source(probe)
-        return self._send({"op": "probe", "source": source, "name": name, "args": list(args), "kwargs": kwargs})
+        request: ProbeRequest = {
+            "op": "probe", "week": self._week, "exercise": self._exercise,
+            "source": source, "name": name, "args": list(args), "kwargs": kwargs,
+        }  # fmt: skip
+        return self._send(request)
 
-    def _send(self, request: dict[str, Any]) -> Any:
+    def _send(self, request: Request) -> Any:
         __tracebackhide__ = True
-        request.update(week=self._week, exercise=self._exercise)
         route = Route(self._week, self._exercise, request["op"])
         ok, value = self._backend.execute(transport.encode(request, name="the test's arguments"), route)
         if not ok:
@@ -150,7 +158,7 @@ class ProcessBackend:
     file's import runs alongside the previous exercise's tests.
     """
 
-    def __init__(self, zygote: Zygote, settings: dict[str, Any], upcoming: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(self, zygote: Zygote, settings: SandboxSettings, upcoming: tuple[tuple[str, str], ...] = ()) -> None:
         self.zygote = zygote
         self.settings = settings
         self.upcoming = list(upcoming)
@@ -215,7 +223,8 @@ class ProcessBackend:
                 Path(self.settings["submission"]) / week, workdir / week, ignore=shutil.ignore_patterns("__pycache__")
             )
             give_to_nobody(workdir)
-            channel, pid = self.zygote.spawn({**self.settings, "week": week, "workdir": str(workdir)})
+            settings: SpawnSettings = {**self.settings, "week": week, "workdir": str(workdir), "drop_root": False}
+            channel, pid = self.zygote.spawn(settings)  # the zygote decides drop_root
         except BaseException:
             _remove(workdir)
             raise
@@ -241,7 +250,7 @@ class ProcessBackend:
         except (StudentCodeError, OSError):
             return None
         try:
-            load = {"op": "load", "week": exercise[0], "exercise": exercise[1]}
+            load: LoadRequest = {"op": "load", "week": exercise[0], "exercise": exercise[1]}
             send_frame(sandbox.channel, transport.encode(load))
         except OSError:
             self._end(sandbox)

@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from ..protocol import SpawnSettings
+
 OUTPUT_FILE: Final = "output.txt"  # a sandbox's stdout and stderr, in its folder (the fault handler's dump)
 NOBODY: Final = 65534
 _PACKAGE: Final = Path(__file__).resolve().parents[2]  # grader/, the package this process runs
 
 
-def confine(settings: dict[str, Any]) -> Path:
+def confine(settings: SpawnSettings) -> Path:
     """Confine this (freshly forked) sandbox process; return its working folder, which holds a
     copy of the learner's files of this week only."""
     import faulthandler

@@ -17,13 +17,13 @@ import traceback
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, Literal
+from typing import Any, Callable, Final
 
 from .. import transport
+from ..protocol import ErrorRecord, ErrorStatus, Request, SpawnSettings
 from .channel import recv_frame, send_frame
 from .confinement import confine
 
-ErrorStatus = Literal["not_implemented", "error", "missing", "import_error", "bad_return", "crashed"]
 MESSAGE_LIMIT: Final = 300
 _PROBE_GLOBALS: Final = ("torch", "nn", "F", "np", "math")
 
@@ -100,10 +100,10 @@ class StudentSide:
                     "return tensors, arrays, numbers or lists/tuples/dicts of them",
                 ) from None
         except StudentCodeError as exc:
-            record = {"status": exc.status, "message": exc.message, "traceback": exc.traceback_text}
+            record: ErrorRecord = {"status": exc.status, "message": exc.message, "traceback": exc.traceback_text}
             return [b"E", transport.encode(record)]
 
-    def _dispatch(self, request: dict[str, Any]) -> tuple[Any, str]:
+    def _dispatch(self, request: Request) -> tuple[Any, str]:
         if request["op"] == "load":  # import now; an import error is reported by the first call
             try:
                 self.module(request["week"], request["exercise"])
@@ -280,7 +280,7 @@ class StudentSide:
         return True
 
 
-def serve(channel_fd: int, settings: dict[str, Any]) -> None:
+def serve(channel_fd: int, settings: SpawnSettings) -> None:
     """The sandbox: confine this (freshly forked) process, then execute requests until EOF."""
     import socket
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..protocol import ControlMessage, SpawnSettings
 from .confinement import bwrap_command, bwrap_works, zygote_environment
 from .student import StudentCodeError
 
@@ -74,7 +75,7 @@ class _Requests:
         self.buffer = b""
         self.fds: collections.deque[int] = collections.deque()
 
-    def next(self) -> tuple[dict[str, Any], int | None] | None:
+    def next(self) -> tuple[ControlMessage, int | None] | None:
         """The next request and, for a spawn, its descriptor; None once the trusted side is gone."""
         while b"\n" not in self.buffer:
             try:
@@ -171,7 +172,7 @@ class _Spare:
         finally:
             os._exit(code)
 
-    def hand_over(self, settings: dict[str, Any], channel_fd: int) -> bool:
+    def hand_over(self, settings: SpawnSettings, channel_fd: int) -> bool:
         """Give this spare its sandbox's settings and channel; False if it is gone."""
         try:
             socket.send_fds(self.handle, [json.dumps(settings).encode()], [channel_fd])
@@ -282,7 +283,7 @@ class Zygote:
         self.control = ours
         self.replies = ours.makefile("rb")
 
-    def spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+    def spawn(self, settings: SpawnSettings) -> tuple[socket.socket, int]:
         """A new sandbox; a zygote that a sandbox managed to kill is started again, once."""
         try:
             return self._spawn(settings)
@@ -297,7 +298,7 @@ class Zygote:
                 "error", f"the sandbox could not be started ({exc}); this is the grader's fault"
             ) from None
 
-    def _spawn(self, settings: dict[str, Any]) -> tuple[socket.socket, int]:
+    def _spawn(self, settings: SpawnSettings) -> tuple[socket.socket, int]:
         import json
 
         ours, theirs = socket.socketpair()
@@ -330,7 +331,7 @@ class Zygote:
         """Kill the sandbox ``pid`` and remove its folder, without waiting for either (no reply)."""
         self._send({"op": "end", "pid": pid, "workdir": str(workdir)})
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: ControlMessage) -> None:
         import json
 
         try:
