@@ -24,22 +24,16 @@ from typing import Any, Final
 import pytest
 
 from ..core.course import DEFAULT_TIMEOUT_S, CourseError, find_course_root, load_course
-from ..core.results import Status, TestInfo, info_to_dict
+from ..core.results import TestInfo, info_to_dict
 from . import transport
 from .events import EventStream
+from .markers import MARKERS, is_graded, read_test_info
 from .protocol import Job, LoadRequest, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
 from .sandbox.zygote import Zygote
+from .verdicts import classify, merge_phases
 
-MARKERS: Final = (
-    "points(n): the points a test is worth (required on every graded test; a positive number)",
-    "hint(text): one sentence shown to the learner when the test fails; teaches, never gives the answer",
-    "timeout(seconds): this test's time limit, overriding [grading] timeout of course.toml",
-    "exercise(module): the exercise module (file stem) that the student and reference fixtures stand for",
-    "public: the test may be shipped to learners in a student release",
-)
-GRADED_FIXTURES: Final = frozenset({"student", "reference"})
 STUDENT_PACKAGE: Final = "_grader_student"
 REFERENCE_PACKAGE: Final = "_grader_reference"
 COLLECTOR_NAME: Final = "grader-collector"
@@ -204,7 +198,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        if not (settings.grade_mode or _is_graded(item)):
+        if not (settings.grade_mode or is_graded(item)):
             keep.append(item)
             continue
         info = read_test_info(item, default_timeout=settings.timeout_s)
@@ -227,62 +221,6 @@ def _exercise_order(items: list[pytest.Item]) -> tuple[tuple[str, str], ...]:
             if not order or order[-1] != exercise:
                 order.append(exercise)
     return tuple(order)
-
-
-def _is_graded(item: pytest.Item) -> bool:
-    fixtures = set(getattr(item, "fixturenames", ()))
-    return bool(fixtures & GRADED_FIXTURES) or any(item.iter_markers("points")) or any(item.iter_markers("exercise"))
-
-
-def read_test_info(item: pytest.Item, *, default_timeout: float) -> TestInfo:
-    """A graded test's markers, validated; a broken marker becomes ``problem``, never a crash."""
-    problems: list[str] = []
-    points = _marker_number(item, "points", problems, required=True)
-    timeout = _marker_number(item, "timeout", problems, required=False)
-    exercise = _marker_text(item, "exercise", problems, required=True)
-    hint = _marker_text(item, "hint", problems, required=False)
-    return TestInfo(
-        id=item.nodeid,
-        name=item.name,
-        exercise=exercise or "?",
-        points=points or 0.0,
-        hint=hint or "",
-        timeout_s=timeout or default_timeout,
-        public=item.get_closest_marker("public") is not None,
-        problem="; ".join(f"{item.nodeid}: {p}" for p in problems),
-    )
-
-
-def _marker_number(item: pytest.Item, name: str, problems: list[str], *, required: bool) -> float | None:
-    marker = item.get_closest_marker(name)
-    if marker is None:
-        if required:
-            problems.append(f"has no @pytest.mark.{name}(...); every graded test must say what it is worth")
-        return None
-    value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        problems.append(
-            f"@pytest.mark.{name} takes one positive number, e.g. @pytest.mark.{name}(2); got {marker.args!r}"
-        )
-        return None
-    return float(value)
-
-
-def _marker_text(item: pytest.Item, name: str, problems: list[str], *, required: bool) -> str | None:
-    marker = item.get_closest_marker(name)
-    if marker is None:
-        if required:
-            problems.append(
-                f'has no @pytest.mark.{name}("..."); add pytestmark = pytest.mark.{name}("module") to the file'
-            )
-        return None
-    value = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
-    if not isinstance(value, str) or not value.strip():
-        problems.append(
-            f'@pytest.mark.{name} takes one non-empty string, e.g. @pytest.mark.{name}("..."); got {marker.args!r}'
-        )
-        return None
-    return value.strip()
 
 
 class Collector:
@@ -405,15 +343,6 @@ def _disarm_timer(previous: Any) -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """Why one phase of a test failed, in the learner's terms."""
-
-    status: Status
-    message: str
-    detail: str = ""
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -426,47 +355,6 @@ def pytest_runtest_makereport(
             detail = f"\n{verdict.detail}" if verdict.detail else ""
             report.longrepr = f"{verdict.status}: {verdict.message}{detail}"
     return report
-
-
-def classify(exc: BaseException) -> Verdict:
-    """Turn what a test raised into a status and one line for the learner."""
-    if isinstance(exc, StudentCodeError):
-        return Verdict(exc.status, exc.message, exc.traceback_text)
-    if isinstance(exc, TestTimeout):
-        return Verdict("timeout", f"timed out after {exc.seconds:g} s")
-    if isinstance(exc, pytest.fail.Exception):
-        return Verdict("failed", _first_line(exc.msg or ""))
-    if isinstance(exc, AssertionError):
-        return Verdict("failed", _first_line(str(exc)) or "an assertion of the test failed")
-    if isinstance(exc, transport.MalformedMessage):
-        return Verdict("error", f"your code sent back a value that could not be read ({exc})")
-    if isinstance(exc, pytest.skip.Exception):
-        return Verdict("skipped", _first_line(exc.msg or ""))
-    return Verdict("error", f"the test could not check your result: {type(exc).__name__}: {_first_line(str(exc))}")
-
-
-def merge_phases(reports: list[pytest.TestReport]) -> Verdict:
-    """One verdict from setup, call and teardown: passed only if all three passed."""
-    for report in reports:
-        if report.failed:
-            verdict = getattr(report, "grade_verdict", None) or Verdict("error", _first_line(str(report.longrepr)))
-            if report.when != "call" and verdict.status in ("failed", "error"):
-                verdict = Verdict("error", f"during {report.when}: {verdict.message}", verdict.detail)
-            return verdict
-    for report in reports:
-        if report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            return Verdict("skipped", _first_line(str(reason)) or "skipped")
-    if not any(r.when == "call" and r.passed for r in reports):
-        return Verdict("error", "the test did not run")
-    return Verdict("passed", "")
-
-
-def _first_line(text: str) -> str:
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
 
 
 # -- fixtures ---------------------------------------------------------------------------------
