@@ -19,30 +19,21 @@ misnamed submission, two submissions for one learner) becomes a ``problem`` or a
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import difflib
 import hashlib
 import json
-import os
 import re
 import shutil
-import stat
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
-from typing import Final
+from pathlib import Path
 
 from ..core.course import Course, Week, resolve_week
 from ..core.errors import CourseError, UsageError
+from .notebooks import write_notebook
+from .staging import KEPT_SUFFIXES, MAX_BYTES, TIMESTAMP_FILE, Rejected, candidate_files, is_utf8, printable, stage
 
-MAX_BYTES: Final = 20 << 20  # what one submission may expand to (a zip bomb stops here)
-MAX_FILES: Final = 2000
-KEPT_SUFFIXES: Final = (".py", ".ipynb")
-TIMESTAMP_FILE: Final = "timestamp.txt"
-_FUTURE: Final = re.compile(r"^from __future__ import [\w, ]+$", re.MULTILINE)
 _TIMESTAMP = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(UTC|GMT|Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE
 )
@@ -63,10 +54,6 @@ class Intake:
     @property
     def gradable(self) -> bool:
         return self.root is not None and not self.problem
-
-
-class _Rejected(Exception):
-    """Raised while reading a submission; becomes its ``problem``."""
 
 
 def exercise_names(course: Course, week: Week) -> tuple[str, ...]:
@@ -120,19 +107,19 @@ def read_submission(
     """Read one submission (a folder, a zip or a notebook) into ``work``.  ``nbgrader``: the folder
     comes from nbgrader's exchange, whose ``timestamp.txt`` (written by nbgrader) is trusted."""
     label = source or path.name
-    if not _is_utf8(learner):
+    if not is_utf8(learner):
         shown = learner.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         return Intake(
-            shown, _shown(label), None, _hash_text(shown), None, f"the name {shown!r} is not valid UTF-8; rename it"
+            shown, printable(label), None, _hash_text(shown), None, f"the name {shown!r} is not valid UTF-8; rename it"
         )
     try:
         staged = work / "raw"
-        notes = _stage(path, staged)
+        notes = stage(path, staged)
         root = work / "graded"
         notes += _assemble(staged, root / week.folder, exercise_names(course, week), week)
         submitted_at, time_notes = _submission_time(path, trust_timestamp=nbgrader)
         return Intake(learner, label, root, _hash_folder(root), submitted_at, notes=tuple(notes + time_notes))
-    except _Rejected as exc:
+    except Rejected as exc:
         return Intake(learner, label, None, _hash_path(path), _mtime(path), str(exc))
     except OSError as exc:  # an unreadable file or folder of the submission
         return Intake(learner, label, None, _hash_path(path), _mtime(path), f"cannot be read: {exc}")
@@ -152,7 +139,7 @@ def _folder_candidates(source: Path) -> Iterator[tuple[str, Path, str] | str]:
             learner = path.name if path.is_dir() else path.stem
             yield learner, path, path.name
         else:
-            yield f"{_shown(path.name)}: not a submission (a folder, .zip or .ipynb per learner)"
+            yield f"{printable(path.name)}: not a submission (a folder, .zip or .ipynb per learner)"
 
 
 def _exchange_candidates(exchange: Path, week: Week) -> Iterator[tuple[str, Path, str] | str]:
@@ -192,146 +179,11 @@ def _reject_duplicates(intakes: list[Intake]) -> list[Intake]:
     return result
 
 
-# -- staging: copying what was handed in, within limits --------------------------------------------
-
-
-def _stage(path: Path, staged: Path) -> list[str]:
-    """Copy the submission's .py and .ipynb files (and timestamp.txt) into ``staged``."""
-    staged.mkdir(parents=True)
-    if path.is_symlink():
-        raise _Rejected(f"{path.name} is a symbolic link; hand in the file itself")
-    if path.is_dir():
-        return _stage_folder(path, staged)
-    if not path.exists():
-        raise _Rejected(f"nothing handed in: {path.name} does not exist")
-    if path.suffix.lower() == ".zip":
-        return _stage_zip(path, staged)
-    if path.suffix.lower() == ".ipynb":
-        _copy_limited(path, staged / path.name, _Budget())
-        return []
-    raise _Rejected(f"{path.name} is not a submission: hand in a folder, a .zip or a .ipynb per learner")
-
-
-class _Budget:
-    """What one submission may still write: bytes and files (zip bombs, huge folders)."""
-
-    def __init__(self) -> None:
-        self.max_bytes, self.max_files = MAX_BYTES, MAX_FILES
-        self.bytes_left, self.files_left = MAX_BYTES, MAX_FILES
-
-    def spend(self, size: int) -> None:
-        self.bytes_left -= size
-        if self.bytes_left < 0:
-            raise _Rejected(
-                f"the submission expands to more than {self.max_bytes / (1 << 20):g} MB (a zip bomb?); "
-                "nothing was graded"
-            )
-
-    def count_file(self) -> None:
-        self.files_left -= 1
-        if self.files_left < 0:
-            raise _Rejected(f"the submission has more than {self.max_files} files; hand in only the exercise files")
-
-
-def _candidate_files(folder: Path) -> Iterator[Path]:
-    """The .py and .ipynb files under a folder, outside hidden and dunder folders
-    (.ipynb_checkpoints, __pycache__, __MACOSX); symbolic links are not followed."""
-    for parent, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _skipped(d))
-        yield from (Path(parent) / name for name in sorted(files) if _wanted(name))
-
-
-def _skipped(part: str) -> bool:
-    return part.startswith((".", "__"))
-
-
-def _stage_folder(folder: Path, staged: Path) -> list[str]:
-    notes: list[str] = []
-    budget = _Budget()
-    for path in _candidate_files(folder):
-        relative = path.relative_to(folder)
-        budget.count_file()
-        if not _is_utf8(str(relative)):
-            notes.append(f"skipped a file whose name is not valid UTF-8: {_shown(str(relative))}")
-        elif path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
-            notes.append(f"skipped {relative}: a symbolic link or special file, not a regular file")
-        else:
-            target = staged / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_limited(path, target, budget)
-    return notes
-
-
-def _stage_zip(path: Path, staged: Path) -> list[str]:
-    notes: list[str] = []
-    budget = _Budget()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                name, problem = _zip_member_name(info)
-                if problem:
-                    notes.append(problem)
-                    continue
-                parts = PurePosixPath(name).parts
-                if not _wanted(parts[-1]) or any(_skipped(part) for part in parts[:-1]):
-                    continue
-                budget.count_file()
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    notes.append(f"skipped {name}: a symbolic link inside the zip")
-                    continue
-                target = staged.joinpath(*PurePosixPath(name).parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as member, target.open("wb") as out:
-                    _copy_stream(member, out, budget)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise _Rejected(f"{path.name} is not a readable zip file ({exc}); ask for a new copy") from None
-    except (OSError, ValueError) as exc:
-        raise _Rejected(f"{path.name} cannot be extracted ({exc})") from None
-    return notes
-
-
-def _zip_member_name(info: zipfile.ZipInfo) -> tuple[str, str]:
-    """The member's name as UTF-8 and safe to extract, or a note saying why it is skipped."""
-    name = info.filename
-    if not info.flag_bits & 0x800 and not name.isascii():  # not flagged UTF-8: zipfile decoded it as cp437
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except UnicodeError:
-            return "", f"skipped a file whose name is not valid UTF-8: {name!r}"
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-        return "", f"skipped {name!r}: its path would leave the extraction folder"
-    return "/".join(parts), ""
-
-
-def _wanted(name: str) -> bool:
-    return name.endswith(KEPT_SUFFIXES)
-
-
-def _copy_limited(source: Path, target: Path, budget: _Budget) -> None:
-    with source.open("rb") as inp, target.open("wb") as out:
-        _copy_stream(inp, out, budget)
-
-
-def _copy_stream(inp: object, out: object, budget: _Budget) -> None:
-    while True:
-        chunk = inp.read(1 << 16)  # type: ignore[attr-defined]
-        if not chunk:
-            return
-        budget.spend(len(chunk))
-        out.write(chunk)  # type: ignore[attr-defined]
-
-
-# -- assembling: the exercise modules in the week's folder -----------------------------------------
-
-
 def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: Week) -> list[str]:
     """Write ``week_dir/<exercise>.py`` for each exercise found in ``staged`` (modules or notebooks)."""
     files = [p for p in sorted(staged.rglob("*")) if p.is_file() and p.suffix in KEPT_SUFFIXES]
     if not files:
-        raise _Rejected(f"empty submission: no .py or .ipynb file; expected {_expected(exercises)}")
+        raise Rejected(f"empty submission: no .py or .ipynb file; expected {_expected(exercises)}")
     home = _home_folder(files, exercises, week)
     week_dir.mkdir(parents=True)
     notes: list[str] = []
@@ -347,21 +199,21 @@ def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: We
             notes.append(f"{path.name} ignored: {path.stem}.py was handed in too")
             continue
         try:
-            notes += _write_notebook(path, week_dir / f"{path.stem}.py")
+            notes += write_notebook(path, week_dir / f"{path.stem}.py")
             found.add(path.stem)
-        except _Rejected as exc:
+        except Rejected as exc:
             notes.append(str(exc))
     missing = [e for e in exercises if e not in found]
     others = [p for p in files if p.suffix == ".ipynb" and p.stem not in exercises]
     if missing and len(others) == 1:  # one notebook for the whole week
         first = week_dir / f"{missing[0]}.py"
-        notes += _write_notebook(others[0], first)
+        notes += write_notebook(others[0], first)
         for exercise in missing[1:]:
             shutil.copyfile(first, week_dir / f"{exercise}.py")
         notes.append(f"{others[0].name} graded as {', '.join(e + '.py' for e in missing)}")
         missing = []
     if len(missing) == len(exercises):
-        raise _Rejected(f"no exercise file found: expected {_expected(exercises)}{_near_misses(files, exercises)}")
+        raise Rejected(f"no exercise file found: expected {_expected(exercises)}{_near_misses(files, exercises)}")
     if missing:
         notes.append(f"missing {', '.join(m + '.py' for m in missing)}{_near_misses(files, missing)}")
     return notes
@@ -391,67 +243,6 @@ def _near_misses(files: list[Path], exercises: tuple[str, ...] | list[str]) -> s
         if close:
             hints.append(f"{close[0]} (should be named {exercise}.py?)")
     return f"; found {', '.join(hints)}" if hints else ""
-
-
-def _write_notebook(notebook: Path, module: Path) -> list[str]:
-    """The definitions of a notebook's code cells as a module: imports, functions, classes and
-    assignments.  Other top-level statements (plots, prints, a training run, the notebook's own
-    checks) are left out so that importing the module does not run them."""
-    try:
-        import nbformat
-    except ImportError:
-        raise UsageError(
-            'reading notebooks needs nbformat: pip install nbformat (or pip install -e ".[instructor]")'
-        ) from None
-    try:
-        cells = nbformat.read(str(notebook), as_version=4).cells  # type: ignore[no-untyped-call]
-    except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the submission's problem
-        raise _Rejected(f"{notebook.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
-    parts, dropped = [f"# generated from {notebook.name} by grade batch: its definitions only\n"], 0
-    for number, cell in enumerate(cells, 1):
-        if cell.get("cell_type") != "code":
-            continue
-        code, left_out = _definitions(_without_magics(str(cell.get("source", ""))))
-        dropped += left_out
-        parts.append(f"# --- cell {number} ---\n{code}\n")
-    text = "\n".join(parts)
-    futures = sorted(set(_FUTURE.findall(text)))  # must open the module, wherever the cell was
-    try:
-        module.write_text("".join(f"{line}\n" for line in futures) + _FUTURE.sub("", text), encoding="utf-8")
-    except UnicodeEncodeError:
-        raise _Rejected(f"{notebook.name} contains text that is not valid Unicode; it cannot be graded") from None
-    return (
-        [f"{notebook.name}: {dropped} top-level statement(s) that are not definitions were left out"] if dropped else []
-    )
-
-
-def _without_magics(source: str) -> str:
-    if source.lstrip().startswith("%%"):
-        return ""
-    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def _definitions(source: str) -> tuple[str, int]:
-    """Keep a cell's imports, defs, classes and assignments; a cell that does not parse is kept
-    whole, so its SyntaxError is reported with its line."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, RecursionError, ValueError, MemoryError):  # too deep or not text: import reports it
-        return source, 0
-    kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
-    lines = source.splitlines()
-    out, dropped = [], 0
-    for node in tree.body:
-        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
-        text = "\n".join(lines[start : node.end_lineno])
-        if isinstance(node, kept):
-            out.append(text)
-        else:
-            dropped += 1
-    return "\n".join(out), dropped
-
-
-# -- when, and what ------------------------------------------------------------------------------
 
 
 def _submission_time(path: Path, *, trust_timestamp: bool) -> tuple[dt.datetime | None, list[str]]:
@@ -485,7 +276,7 @@ def parse_timestamp(text: str) -> dt.datetime | None:
 def _files_time(path: Path) -> dt.datetime | None:
     """A folder's newest exercise file, or the zip's or notebook's own modification time."""
     if path.is_dir():
-        times = [p.lstat().st_mtime for p in _candidate_files(path) if not p.is_symlink()]
+        times = [p.lstat().st_mtime for p in candidate_files(path) if not p.is_symlink()]
         return dt.datetime.fromtimestamp(max(times)).astimezone() if times else _mtime(path)
     return _mtime(path)
 
@@ -520,15 +311,3 @@ def _hash_path(path: Path) -> str:
 
 def _hash_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _shown(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 
-from grader.classroom import intake
+from grader.classroom import intake, staging
 from grader.classroom.intake import Discovery, Intake, discover, read_submission
 from grader.core.course import Course, Week, load_course
 
@@ -449,10 +449,10 @@ def test_a_truncated_zip_is_a_problem(course: Course, submissions: Path, work: P
 
 def test_a_zip_bomb_stops_at_max_bytes(course: Course, submissions: Path, work: Path) -> None:
     # _Budget takes MAX_BYTES as a dataclass default when the module is imported, so patching
-    # intake.MAX_BYTES would not shrink it: the bomb is a real one, 1 MB past the 20 MB limit,
+    # staging.MAX_BYTES would not shrink it: the bomb is a real one, 1 MB past the 20 MB limit,
     # about 21 kB compressed.
-    assert intake.MAX_BYTES == 20 << 20
-    write_zip(submissions / "alice.zip", {**BOTH, "weights.py": b"#" * (intake.MAX_BYTES + (1 << 20))})
+    assert staging.MAX_BYTES == 20 << 20
+    write_zip(submissions / "alice.zip", {**BOTH, "weights.py": b"#" * (staging.MAX_BYTES + (1 << 20))})
     assert (submissions / "alice.zip").stat().st_size < 100_000
     alice = discover_safely(course, submissions, work)["alice"]
     assert not alice.gradable
@@ -552,15 +552,15 @@ def test_a_file_whose_name_is_not_utf8_inside_a_zip_is_skipped_with_a_note(
 
 def test_more_than_max_files_is_a_problem(course: Course, submissions: Path, work: Path) -> None:
     folder = write_files(submissions / "alice", BOTH)
-    for number in range(intake.MAX_FILES - 1):
+    for number in range(staging.MAX_FILES - 1):
         (folder / f"helper_{number}.py").touch()
     alice = discover_safely(course, submissions, work)["alice"]
     assert not alice.gradable
-    assert alice.problem == f"the submission has more than {intake.MAX_FILES} files; hand in only the exercise files"
+    assert alice.problem == f"the submission has more than {staging.MAX_FILES} files; hand in only the exercise files"
 
 
 def test_exactly_max_files_is_still_graded(course: Course, submissions: Path, work: Path) -> None:
     folder = write_files(submissions / "alice", BOTH)
-    for number in range(intake.MAX_FILES - 2):
+    for number in range(staging.MAX_FILES - 2):
         (folder / f"helper_{number}.py").touch()
     assert discover_safely(course, submissions, work)["alice"].gradable
