@@ -31,6 +31,7 @@ from ..core.errors import GraderError, UsageError
 from ..core.results import week_to_json
 from ..core.version import __version__
 from . import report
+from .progress import BatchProgress, LiveProgress
 
 COMMANDS: Final = ("list", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
@@ -168,8 +169,8 @@ def _week(args: argparse.Namespace, console: Console) -> int:
         result = grade(request)
         console.file.write(json.dumps(week_to_json(result), indent=2) + "\n")
     else:
-        with report.LiveProgress(console, f"grading {request.week.id}") as progress:
-            result = grade(request, listener=progress)
+        with LiveProgress(console, f"grading {request.week.id}") as live:
+            result = grade(request, listener=live)
         report.render_week(console, result, verbose=args.verbose)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
@@ -240,8 +241,8 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         regrade=args.regrade,
     )
     try:
-        with report.BatchProgress(console, f"grading {request.week.id}") as progress:
-            summary = grade_batch(request, listener=progress)
+        with BatchProgress(console, f"grading {request.week.id}") as bar:
+            summary = grade_batch(request, listener=bar)
     except KeyboardInterrupt:
         raise BatchInterrupted(request.gradebook) from None
     report.render_batch(console, summary)

@@ -13,15 +13,6 @@ from typing import TYPE_CHECKING, Final
 from rich import box
 from rich.console import Console
 from rich.padding import Padding
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -32,7 +23,6 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..authoring.check import CourseCheck
     from ..authoring.release import ReleaseSummary
     from ..classroom.batch import BatchSummary
-    from ..classroom.gradebook import Entry
     from ..core.course import Course
     from ..learner.history import StoredScore
 
@@ -172,48 +162,6 @@ def render_course(
     console.print(Text("grade WEEK grades your exercises/ folder for that week, e.g. grade week5", style="dim"))
 
 
-class LiveProgress:
-    """A progress bar while tests run: a ``runner.Listener`` that draws on a console."""
-
-    def __init__(self, console: Console, title: str) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[points]}"),
-            TimeElapsedColumn(),
-            TextColumn("[dim]{task.fields[current]}"),
-            console=console,
-            transient=True,
-        )
-        self.title = title
-        self.task: TaskID | None = None
-        self.earned = 0.0
-        self.possible = 0.0
-
-    def __enter__(self) -> LiveProgress:
-        self.progress.start()
-        self.task = self.progress.add_task(self.title, total=None, points="", current="starting…")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.progress.stop()
-
-    def collected(self, tests: tuple[TestInfo, ...]) -> None:
-        assert self.task is not None
-        self.possible = sum(t.points for t in tests)
-        self.progress.update(self.task, total=len(tests), points=f"0/{points(self.possible)} pts")
-
-    def started(self, test: TestInfo) -> None:
-        assert self.task is not None
-        self.progress.update(self.task, current=test.name)
-
-    def finished(self, outcome: TestOutcome) -> None:
-        assert self.task is not None
-        self.earned += outcome.points_earned
-        self.progress.update(self.task, advance=1, points=f"{points(self.earned)}/{points(self.possible)} pts")
-
-
 def render_built(console: Console, root: Path, built: BuiltFile) -> None:
     shown = built.path.relative_to(root).as_posix()
     if not built.changed:
@@ -259,43 +207,6 @@ def render_release(console: Console, summary: ReleaseSummary) -> None:
 
 
 # -- grade batch ----------------------------------------------------------------------------------
-
-
-class BatchProgress:
-    """A progress bar with an ETA over a batch's submissions: a ``batch.BatchListener``."""
-
-    def __init__(self, console: Console, title: str) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("[dim]{task.fields[last]}"),
-            console=console,
-            transient=True,
-        )
-        self.title = title
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> BatchProgress:
-        self.progress.start()
-        self.task = self.progress.add_task(self.title, total=None, last="reading the submissions…")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.progress.stop()
-
-    def planned(self, to_grade: int, unchanged: int) -> None:
-        assert self.task is not None
-        skipped = f"{unchanged} unchanged since the last batch; " if unchanged else ""
-        self.progress.update(self.task, total=to_grade, last=f"{skipped}starting the workers…")
-
-    def recorded(self, entry: Entry) -> None:
-        assert self.task is not None
-        shown = f"{entry.learner}: {points(entry.points_earned)}" if entry.result else f"{entry.learner}: rejected"
-        self.progress.update(self.task, advance=1, last=shown)
 
 
 def render_batch(console: Console, summary: BatchSummary) -> None:
