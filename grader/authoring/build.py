@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from ..core.course import Course, Week
-from ..core.errors import BuildError
+from ..core.errors import BuildError, MissingExtraError
 
 BEGIN: Final = "### BEGIN SOLUTION"
 END: Final = "### END SOLUTION"
@@ -83,9 +83,7 @@ def _clear_solutions(source: str, code_stub: str) -> str:
         import nbformat
         from nbgrader.preprocessors import ClearSolutions
     except ImportError:
-        raise BuildError(
-            'building stubs needs nbgrader; install the instructor tools with: pip install -e ".[instructor]"'
-        ) from None
+        raise MissingExtraError("nbgrader", for_what="building stubs") from None
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])  # type: ignore[no-untyped-call]
     notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     clear = ClearSolutions(

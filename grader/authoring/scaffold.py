@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from ..core.course import COURSE_FILE, Course, load_course
-from ..core.errors import BuildError, UsageError
+from ..core.errors import BuildError, MissingExtraError, UsageError
 from .build import stub_source
 
 _WEEK_ID: Final = re.compile(r"^week(\d+)$")
@@ -160,9 +160,7 @@ def _register(path: Path, *, week_id: str, folder: str, title: str, position: in
     try:
         import tomlkit
     except ImportError:
-        raise BuildError(
-            'grade new needs tomlkit; install the instructor tools with: pip install -e ".[instructor]"'
-        ) from None
+        raise MissingExtraError("tomlkit", for_what="grade new") from None
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     table = tomlkit.table()
     table.add("id", week_id)

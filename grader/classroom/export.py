@@ -15,17 +15,17 @@ import datetime as dt
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 from ..core.course import Course, Week, late_of
-from ..core.errors import UsageError
+from ..core.errors import ExportError, MissingExtraError, UsageError
 from ..core.late import LateAssessment
 from ..core.results import JSON_SCHEMA_VERSION, ExerciseResult, TestOutcome, WeekResult, week_to_json
 from .gradebook import Entry
 
 CSV_FIXED_COLUMNS: Final = ("learner", "status", "source", "submitted_at")
 CSV_TOTAL_COLUMNS: Final = ("raw", "possible", "days_late", "penalty_percent", "final", "late_note", "reason")
-INSTRUCTOR_EXTRA: Final = 'pip install -e ".[instructor]"'
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _nbgrader() -> tuple[Any, Any]:
         import sqlalchemy.exc
         from nbgrader import api
     except ImportError:
-        raise UsageError(f"exporting to nbgrader needs nbgrader; install it with {INSTRUCTOR_EXTRA}") from None
+        raise MissingExtraError("nbgrader", for_what="exporting to nbgrader") from None
     return api, sqlalchemy.exc
 
 
@@ -361,3 +361,18 @@ def gradescope_problem(problem: str, *, notes: Sequence[str] = ()) -> dict[str, 
             }
         ],
     }
+
+
+# -- writing an export ---------------------------------------------------------------------------
+
+
+def write_export(out: Path, text: str) -> None:
+    """Write an export's text to ``out``; a missing folder or a folder in the way is an ExportError."""
+    if not out.parent.is_dir():
+        raise ExportError(f"--out {out}: the folder {out.parent} does not exist; create it, or give another --out")
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a folder; give a file name, e.g. --out {out / 'grades.csv'}")
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ExportError(f"--out {out}: cannot write it ({exc.strerror or exc}); give another --out") from None

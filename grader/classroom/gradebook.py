@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from ..core.errors import UsageError
+from ..core.errors import GradebookError
 from ..core.results import STATUSES, ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 
 SCHEMA_VERSION: Final = 1
@@ -97,7 +97,7 @@ class Gradebook:
     def open(cls, path: Path, *, create: bool) -> Gradebook:
         """Open ``path``; with ``create`` a missing file becomes a new, empty gradebook."""
         if not create and not path.is_file():
-            raise UsageError(f"{path}: no gradebook here; `grade batch WEEK SUBMISSIONS` creates one")
+            raise GradebookError(f"{path}: no gradebook here; `grade batch WEEK SUBMISSIONS` creates one")
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
@@ -108,8 +108,8 @@ class Gradebook:
             connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             connection.close()
-            raise UsageError(f"{path} is not a gradebook this grader can open ({exc})") from None
-        except UsageError:
+            raise GradebookError(f"{path} is not a gradebook this grader can open ({exc})") from None
+        except GradebookError:
             connection.close()
             raise
         return cls(path, connection)
@@ -233,7 +233,7 @@ def _check_is_gradebook(connection: sqlite3.Connection, path: Path, *, create: b
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables:
         if not create:
-            raise UsageError(f"{path} is empty, not a gradebook; `grade batch WEEK SUBMISSIONS` fills one")
+            raise GradebookError(f"{path} is empty, not a gradebook; `grade batch WEEK SUBMISSIONS` fills one")
         return
     version = (
         connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -241,12 +241,12 @@ def _check_is_gradebook(connection: sqlite3.Connection, path: Path, *, create: b
         else None
     )
     if version is None:
-        raise UsageError(
+        raise GradebookError(
             f"{path} is a SQLite file of another program (tables: {', '.join(sorted(tables)[:5])}), "
             "not a grade gradebook; give another --gradebook path"
         )
     if int(version[0]) != SCHEMA_VERSION:
-        raise UsageError(
+        raise GradebookError(
             f"{path}: gradebook schema {version[0]}, this grader reads schema {SCHEMA_VERSION}; "
             "use the grader version that wrote it"
         )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..core.course import COURSE_FILE, Course, Week, load_course
-from ..core.errors import GraderError, UsageError
+from ..core.errors import ExportError, GraderError, UsageError
 from ..engine.runner import GradeRequest, grade_week
 from . import export, intake
 
@@ -99,11 +99,14 @@ fi
 
 
 def build_gradescope_autograder(course: Course, week: Week, out: Path) -> Path:
-    """Write the autograder zip for ``week`` to ``out`` (a ``.zip`` path, or an existing folder
-    to write ``gradescope-<week>.zip`` into) and return its path."""
-    target = out / f"gradescope-{week.id}.zip" if out.is_dir() else out
-    if target.suffix != ".zip":
-        raise UsageError(f"{out}: give a .zip file name or an existing folder for the Gradescope autograder")
+    """Write the autograder zip for ``week`` to ``out`` (a ``.zip`` path, or a folder to write
+    ``gradescope-<week>.zip`` into, created if it does not exist yet) and return its path."""
+    if out.suffix == ".zip" and not out.is_dir():
+        target = out
+    elif out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file, not a folder; give a folder or a .zip file name")
+    else:
+        target = out / f"gradescope-{week.id}.zip"
     files = _files(course, week)
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from ..core.errors import UsageError
+from ..core.errors import MissingExtraError
 from .staging import Rejected
 
 _FUTURE: Final = re.compile(r"^from __future__ import [\w, ]+$", re.MULTILINE)
@@ -21,9 +21,7 @@ def write_notebook(notebook: Path, module: Path) -> list[str]:
     try:
         import nbformat
     except ImportError:
-        raise UsageError(
-            'reading notebooks needs nbformat: pip install nbformat (or pip install -e ".[instructor]")'
-        ) from None
+        raise MissingExtraError("nbformat", for_what="reading notebooks") from None
     try:
         cells = nbformat.read(str(notebook), as_version=4).cells  # type: ignore[no-untyped-call]
     except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the submission's problem

@@ -296,7 +296,9 @@ def _write(console: Console, out: Path | None, text: str) -> None:
     if out is None:
         console.file.write(text)
         return
-    out.expanduser().write_text(text, encoding="utf-8", newline="")
+    from ..classroom.export import write_export
+
+    write_export(out.expanduser(), text)
     console.print(Text(f"wrote {out}", style="green"), highlight=False)
 
 

@@ -1,7 +1,7 @@
 """The one exception tree of the grader.
 
-Every error the grader raises on purpose is a ``GraderError``; ``cli.py`` is the only place
-that turns one into printed output and an exit code.  Messages say what is wrong, where
+Every error the grader raises on purpose is a ``GraderError``; ``grader.cli`` is the only place
+that turns one into printed output and an exit code (``cli.main.run``).  Messages say what is wrong, where
 (file:line, week or test id) and what to do about it::
 
     GraderError                     exit 2  something the user must fix before grading
@@ -9,7 +9,10 @@ that turns one into printed output and an exit code.  Messages say what is wrong
     ├── CourseError                 exit 2  course.toml is missing, malformed or disagrees with disk
     ├── SuiteError                  exit 2  a hidden suite is broken (collection error, no points)
     ├── GradingError                exit 2  the grading child could not be started or talked to
-    └── BuildError                  exit 2  solutions cannot be turned into stubs or a release
+    ├── BuildError                  exit 2  solutions cannot be turned into stubs or a release
+    ├── MissingExtraError           exit 2  an optional extra is not installed (says the pip command)
+    ├── GradebookError              exit 2  the SQLite gradebook is missing, unreadable or too new
+    └── ExportError                 exit 2  an export target cannot be written (a missing folder, a file in the way)
 
 Errors in *student* code are not in this tree: they are values (a failed ``TestOutcome``),
 never exceptions that reach the user, so one broken exercise cannot stop the others.
@@ -17,7 +20,7 @@ never exceptions that reach the user, so one broken exercise cannot stop the oth
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 
 class GraderError(Exception):
@@ -51,3 +54,23 @@ class GradingError(GraderError):
 
 class BuildError(GraderError):
     """Solutions cannot be turned into stubs, a new week or a release (bad delimiters, missing tools)."""
+
+
+INSTRUCTOR_EXTRA: Final = 'pip install -e ".[instructor]"'
+
+
+class MissingExtraError(GraderError):
+    """A command needs an optional extra that is not installed; the message names the install command."""
+
+    def __init__(self, needed: str, *, for_what: str, install: str = INSTRUCTOR_EXTRA) -> None:
+        super().__init__(
+            f"{for_what} needs {needed}, which is not installed; install the instructor tools with: {install}"
+        )
+
+
+class GradebookError(GraderError):
+    """The SQLite gradebook is missing, is not a gradebook, or was written by a newer grader."""
+
+
+class ExportError(GraderError):
+    """An export cannot be written where it was asked to go (a folder that does not exist, a file in the way)."""

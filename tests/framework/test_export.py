@@ -27,7 +27,7 @@ import pytest
 from grader.classroom import export, gradescope
 from grader.classroom.gradebook import Entry, Gradebook
 from grader.core.course import Course, Grading, Week, load_course
-from grader.core.errors import UsageError
+from grader.core.errors import MissingExtraError, UsageError
 from grader.core.late import LatePolicy, assess
 from grader.core.results import ExerciseResult, Status, TestInfo, TestOutcome, WeekResult
 
@@ -294,7 +294,7 @@ def test_nbgrader_export_without_nbgrader_names_the_instructor_extra(
     course: Course, entries: list[Entry], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "nbgrader", None)
-    with pytest.raises(UsageError, match=r'pip install -e "\.\[instructor\]"'):
+    with pytest.raises(MissingExtraError, match=r'pip install -e "\.\[instructor\]"'):
         export.to_nbgrader(course, WEEK, entries, f"sqlite:///{tmp_path / 'nbgrader.db'}")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from grader.classroom.gradebook import SCHEMA_VERSION, Entry, Gradebook
-from grader.core.errors import UsageError
+from grader.core.errors import GradebookError
 from grader.core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,7 +180,7 @@ def test_entries_survive_closing_and_reopening(tmp_path: Path) -> None:
 
 def test_opening_a_missing_gradebook_without_create_says_grade_batch_makes_one(tmp_path: Path) -> None:
     path = tmp_path / "grades.db"
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(GradebookError) as caught:
         Gradebook.open(path, create=False)
     assert str(caught.value) == f"{path}: no gradebook here; `grade batch WEEK SUBMISSIONS` creates one"
     assert not path.exists()
@@ -189,7 +189,7 @@ def test_opening_a_missing_gradebook_without_create_says_grade_batch_makes_one(t
 def test_a_file_that_is_not_sqlite_is_not_a_gradebook(tmp_path: Path) -> None:
     path = tmp_path / "grades.db"
     path.write_bytes(b"learner,points\nada,2.1\n" * 200)
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(GradebookError) as caught:
         Gradebook.open(path, create=False)
     assert str(caught.value).startswith(f"{path} is not a gradebook this grader can open (")
 
@@ -200,7 +200,7 @@ def test_a_gradebook_of_another_schema_version_is_refused(tmp_path: Path) -> Non
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     db.close()
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(GradebookError) as caught:
         Gradebook.open(path, create=False)
     assert str(caught.value) == (
         f"{path}: gradebook schema {SCHEMA_VERSION + 1}, this grader reads schema {SCHEMA_VERSION}; "
@@ -215,7 +215,7 @@ def test_another_tools_sqlite_database_is_refused_and_left_unchanged(tmp_path: P
         db.execute("INSERT INTO student VALUES ('ada', 'Ada')")
     db.close()
     before = path.read_bytes()
-    with pytest.raises(UsageError):
+    with pytest.raises(GradebookError):
         Gradebook.open(path, create=False).close()
     assert path.read_bytes() == before
 
