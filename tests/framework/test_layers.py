@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,14 @@ def test_the_layering_contracts_hold() -> None:
         pytest.skip("lint-imports comes with import-linter (the dev extra)")
     done = subprocess.run(["lint-imports"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_importing_grader_is_light_and_every_public_name_resolves() -> None:
+    code = (
+        "import sys, grader\n"
+        "light = not any(m in sys.modules for m in ('torch', 'numpy', 'rich'))\n"
+        "missing = [n for n in grader.__all__ if getattr(grader, n, None) is None]\n"
+        "sys.exit(0 if light and not missing else f'heavy: {not light}, missing: {missing}')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
