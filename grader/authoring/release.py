@@ -77,7 +77,9 @@ def write_release(course: Course, *, out: Path, with_hidden: bool = False) -> Re
 def _write(
     course: Course, out: Path, *, suites: dict[str, tuple[TestInfo, ...]], with_hidden: bool
 ) -> tuple[dict[str, int], dict[str, HeldBack]]:
-    shutil.copytree(Path(__file__).resolve().parents[1], out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        Path(__file__).resolve().parents[1], out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     for name in _ROOT_FILES:
         if (course.root / name).is_file():
             shutil.copy2(course.root / name, out / name)

@@ -23,8 +23,6 @@ class Rejected(Exception):
     """Raised while reading a submission; becomes its ``problem``."""
 
 
-
-
 def stage(path: Path, staged: Path) -> list[str]:
     """Copy the submission's .py and .ipynb files (and timestamp.txt) into ``staged``."""
     staged.mkdir(parents=True)

@@ -66,8 +66,6 @@ class LiveProgress:
         self.progress.update(self.task, advance=1, points=f"{points(self.earned)}/{points(self.possible)} pts")
 
 
-
-
 class BatchProgress:
     """A progress bar with an ETA over a batch's submissions: a ``batch.BatchListener``."""
 
