@@ -221,7 +221,10 @@ class Gradebook:
             week_title=context.get("title", ""),
             week_folder=context.get("folder", ""),
             submission=source,
-            exercises=tuple(ExerciseResult(name, file, tuple(outs)) for name, (file, outs) in exercises.items()),
+            exercises=tuple(
+                ExerciseResult(name, file, tuple(outs), optional=name in context.get("optional", ()))
+                for name, (file, outs) in exercises.items()
+            ),
             duration_s=duration,
             confinement=confinement,
         )
@@ -254,7 +257,12 @@ def _check_is_gradebook(connection: sqlite3.Connection, path: Path, *, create: b
 
 def _week_context(result: WeekResult) -> tuple[str, str]:
     """The course and week titles, kept once per week for rebuilding results from rows."""
-    context = {"course": result.course, "title": result.week_title, "folder": result.week_folder}
+    context = {
+        "course": result.course,
+        "title": result.week_title,
+        "folder": result.week_folder,
+        "optional": [e.name for e in result.exercises if e.optional],
+    }
     return f"week:{result.week_id}", json.dumps(context)
 
 

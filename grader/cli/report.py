@@ -73,8 +73,11 @@ def _exercise_table(result: WeekResult) -> Table:
     )
     for exercise in result.exercises:
         style = "green" if exercise.tests_passed == exercise.tests_total else ""
+        name = Text(exercise.file, style=style)
+        if exercise.optional:
+            name.append("  ★ optional", style="dim")
         table.add_row(
-            Text(exercise.file, style=style),
+            name,
             f"{exercise.tests_passed}/{exercise.tests_total}",
             f"{points(exercise.points_earned)}/{points(exercise.points_possible)}",
         )
@@ -118,6 +121,11 @@ def _total_line(result: WeekResult) -> Text:
     share = result.points_earned / result.points_possible if result.points_possible else 0.0
     style = "bold green" if result.all_passed else "bold"
     text = Text(f"{points(result.points_earned)}/{points(result.points_possible)} points", style=style)
+    if result.optional_points_possible:
+        text.append(
+            f" + {points(result.optional_points_earned)}/{points(result.optional_points_possible)} optional ★",
+            style="dim" if not result.optional_points_earned else "",
+        )
     text.append(
         f"  ({share:.0%}, {result.tests_passed} of {result.tests_total} tests passed, {result.duration_s:.1f} s)",
         style="dim",
@@ -154,12 +162,19 @@ def render_course(
             week.id,
             week.title,
             str(len({t.exercise for t in tests})),
-            points(sum(t.points for t in tests)),
+            _points_possible(tests, week.optional),
             Text(last, style="green" if score and score.points_earned == score.points_possible else ""),
             week.due.strftime("%Y-%m-%d %H:%M") if week.due else "",
         )
     console.print(table)
     console.print(Text("grade WEEK grades your exercises/ folder for that week, e.g. grade week5", style="dim"))
+
+
+def _points_possible(tests: tuple[TestInfo, ...], optional: tuple[str, ...]) -> str:
+    """A week's points, with those of its ★ exercises apart: ``64 + 8 ★``."""
+    required = points(sum(t.points for t in tests if t.exercise not in optional))
+    extra = sum(t.points for t in tests if t.exercise in optional)
+    return f"{required} + {points(extra)} ★" if extra else required
 
 
 def render_built(console: Console, root: Path, built: BuiltFile) -> None:

@@ -29,11 +29,12 @@ _COURSE_KEYS: Final = {"title", "exercises", "solutions", "tests"}
 _GRADING_KEYS: Final = {"timeout", "memory_limit", "sandbox", "late"}
 _LATE_KEYS: Final = {"per_day", "max_penalty", "grace_minutes"}
 SANDBOXES: Final = ("process", "in-process")
-_WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due"}
+_WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due", "optional"}
 _TOP_KEYS: Final = {"course", "grading", "build", "weeks"}
 _BUILD_KEYS: Final = {"stub"}
 DEFAULT_STUB: Final = 'raise NotImplementedError("{name}() is not implemented yet")'
 _WEEK_ID = re.compile(r"^week(\d+)$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WEEK_NUMBER_REF = re.compile(r"^(?:week|w)?0*(\d+)$", re.IGNORECASE)
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MiB|MB|GiB|GB|M|G)?\s*$", re.IGNORECASE)
 
@@ -59,6 +60,7 @@ class Week:
     title: str
     summary: str = ""
     due: dt.datetime | None = None
+    optional: tuple[str, ...] = ()  # exercise modules marked ★: graded and shown, not in the week's total
 
     @property
     def topic(self) -> str:
@@ -273,7 +275,16 @@ class _CourseParser:
             title=title,
             summary=summary.strip(),
             due=self._due(index, table.get("due")),
+            optional=self._optional(index, table.get("optional", [])),
         )
+
+    def _optional(self, index: int, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and _MODULE.match(v) for v in value):
+            self._fail(
+                self._week_line(index, "optional"),
+                f'optional = {value!r} must list exercise modules by name, like optional = ["meta_learning"]',
+            )
+        return tuple(value)
 
     def _due(self, index: int, value: object) -> dt.datetime | None:
         if value is None:
@@ -303,6 +314,13 @@ class _CourseParser:
                     self._week_line(index, "folder"),
                     f"week '{week.id}' names folder '{week.folder}', but {folder} does not exist; "
                     f'create it or correct folder = "..."',
+                )
+        for name in week.optional:
+            if not (folders["exercises"] / week.folder / f"{name}.py").is_file():
+                self._fail(
+                    self._week_line(index, "optional"),
+                    f"week '{week.id}' marks '{name}' optional, but {folders['exercises'] / week.folder}/{name}.py "
+                    "does not exist; optional lists exercise modules by their file name without .py",
                 )
 
     # -- helpers ----------------------------------------------------------------------------

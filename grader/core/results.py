@@ -73,6 +73,7 @@ class ExerciseResult:
     name: str
     file: str  # as shown to the learner: exercises/week05_probability/information.py
     outcomes: tuple[TestOutcome, ...]
+    optional: bool = False  # a ★ exercise: graded and shown, but not part of the week's total
 
     @property
     def points_earned(self) -> float:
@@ -109,11 +110,20 @@ class WeekResult:
 
     @property
     def points_earned(self) -> float:
-        return sum(e.points_earned for e in self.exercises)
+        """Points of the required exercises: a ★ exercise never lowers the share of a week done."""
+        return sum(e.points_earned for e in self.exercises if not e.optional)
 
     @property
     def points_possible(self) -> float:
-        return sum(e.points_possible for e in self.exercises)
+        return sum(e.points_possible for e in self.exercises if not e.optional)
+
+    @property
+    def optional_points_earned(self) -> float:
+        return sum(e.points_earned for e in self.exercises if e.optional)
+
+    @property
+    def optional_points_possible(self) -> float:
+        return sum(e.points_possible for e in self.exercises if e.optional)
 
     @property
     def tests_passed(self) -> int:
@@ -146,6 +156,8 @@ def week_to_json(result: WeekResult) -> dict[str, Any]:
         "submission": result.submission,
         "points_earned": result.points_earned,
         "points_possible": result.points_possible,
+        "optional_points_earned": result.optional_points_earned,
+        "optional_points_possible": result.optional_points_possible,
         "tests_passed": result.tests_passed,
         "tests_total": result.tests_total,
         "duration_s": round(result.duration_s, 3),
@@ -156,6 +168,7 @@ def week_to_json(result: WeekResult) -> dict[str, Any]:
             {
                 "name": e.name,
                 "file": e.file,
+                "optional": e.optional,
                 "points_earned": e.points_earned,
                 "points_possible": e.points_possible,
                 "tests_passed": e.tests_passed,

@@ -160,7 +160,11 @@ class Run:
     def follow(self, child: Child) -> bool:
         """Read events until the child finishes (True) or dies or is killed (False)."""
         follow = Follow(
-            child, dict(self.tests), on_collected=self._collected, on_started=self.listener.started, on_outcome=self._record
+            child,
+            dict(self.tests),
+            on_collected=self._collected,
+            on_started=self.listener.started,
+            on_outcome=self._record,
         )
         try:
             ending = follow.until("done", "job_done")
@@ -250,7 +254,10 @@ class Run:
             week_folder=self.request.week.folder,
             submission=self.request.label,
             exercises=tuple(
-                ExerciseResult(name, f"{folder}/{name}.py", tuple(outcomes)) for name, outcomes in by_exercise.items()
+                ExerciseResult(
+                    name, f"{folder}/{name}.py", tuple(outcomes), optional=name in self.request.week.optional
+                )
+                for name, outcomes in by_exercise.items()
             ),
             duration_s=duration,
             notes=notes,
