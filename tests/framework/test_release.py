@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -142,11 +143,18 @@ def test_the_release_refuses_a_non_empty_folder(course_root: Path, tmp_path: Pat
 
 
 def test_the_release_installs_and_grades_on_its_own(release: ReleaseSummary, tmp_path: Path) -> None:
+    # A fresh venv that sees this environment's packages (torch, rich...) but installs the release's
+    # own grader: a plain path line in a .pth (only the site folder's own .pth files run, so this
+    # environment's editable-install hook for the course's grader/ does not).
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    (site_packages / "outer-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", str(release.out)]
     subprocess.run(pip, check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = [str(venv / "bin" / "python"), "-c", "import grader; print(grader.__file__)"]
+    assert str(site_packages) in subprocess.run(where, capture_output=True, text=True, env=env, cwd=tmp_path).stdout
     done = subprocess.run(
         [str(venv / "bin" / "grade"), "week1"], cwd=release.out, capture_output=True, text=True, env=env
     )
