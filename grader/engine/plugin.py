@@ -31,7 +31,7 @@ from .markers import MARKERS, is_graded, read_test_info
 from .protocol import Job, LoadRequest, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
-from .sandbox.zygote import Zygote
+from .sandbox.zygote import Zygote, first_use_imports
 from .verdicts import classify, merge_phases
 
 STUDENT_PACKAGE: Final = "_grader_student"
@@ -142,10 +142,16 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _read_settings(config)
     if settings.sandbox == "process":  # the zygote imports torch in parallel with collection
         hide = [config.rootpath, settings.reference.root, settings.student.root, *settings.hide]
-        settings.zygote = Zygote.start(hide=hide)
+        settings.zygote = Zygote.start(hide=hide, preload=first_use_imports(_week_folders(config, settings)))
         settings.events.emit({"event": "confinement", "text": settings.zygote.confinement})
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
+
+
+def _week_folders(config: pytest.Config, settings: Settings) -> list[Path]:
+    """The folders of the suites being graded and of their reference solutions."""
+    suites = {path if path.is_dir() else path.parent for path in (Path(arg.split("::")[0]) for arg in config.args)}
+    return sorted(suites | {settings.reference.root / suite.name for suite in suites if suite.name})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

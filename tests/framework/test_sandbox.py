@@ -22,7 +22,7 @@ from grader.engine.sandbox.channel import _FRAME, recv_frame, send_frame
 from grader.engine.sandbox.confinement import grading_environment
 from grader.engine.sandbox.zygote import Zygote, _Spare
 
-from .conftest import COURSE_TOML, SOLUTION, outcomes
+from .conftest import COURSE_TOML, SOLUTION, MakeCourse, outcomes
 
 # a_first's test waits a second after its first call; b_second's module notes when it was imported.
 AHEAD_SUITE = """\
@@ -272,3 +272,39 @@ def test_a_sandbox_ended_normally_has_its_folder_removed_by_the_zygote() -> None
         assert all(folder.exists() for folder in kept)
     finally:
         zygote.close()
+
+
+PRELOAD_SUITE = """\
+import pytest
+
+pytestmark = pytest.mark.exercise("{{exercise}}")
+
+
+def _dynamo_loaded(m):
+    import sys
+
+    return "torch._dynamo" in sys.modules
+
+
+@pytest.mark.points(1)
+def test_what_the_sandbox_has_imported(student):
+    # {mention}
+    assert student.run(_dynamo_loaded) is {expected}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mention", "expected"),
+    [("the learner builds a torch.optim optimizer", True), ("nothing that is slow to import", False)],
+)
+def test_the_zygote_imports_ahead_what_the_weeks_code_will_need(
+    make_course: MakeCourse, mention: str, expected: bool
+) -> None:
+    # Week 7: a sandbox's first torch.optim optimizer imports torch._dynamo (1.7 s), once per exercise
+    # unless the zygote has imported it; a week that does not use it must not pay for it.
+    root = make_course({"basics": SOLUTION}, suite=PRELOAD_SUITE.format(mention=mention, expected=expected))
+    course = load_course(root)
+    result = grade_week(
+        GradeRequest(course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises")
+    )
+    assert outcomes(result, "basics") == {"test_what_the_sandbox_has_imported": ("passed", "")}

@@ -16,26 +16,34 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..protocol import ControlMessage, SpawnSettings
 from .confinement import bwrap_command, bwrap_works, zygote_environment
 from .student import StudentCodeError
 
 
-def main(control_fd: int) -> None:
+def main(control_fd: int, preload: list[str]) -> None:
+    import importlib
+
     import numpy  # noqa: F401 - imported once here, inherited by every sandbox
     import torch
 
     from . import student  # noqa: F401 - the server code, imported before any fork
 
     _warm_up(torch)
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # another torch version: the sandboxes pay the import, if they need it
+            pass
 
     control = socket.socket(fileno=control_fd)
     ended: dict[int, int] = {}
@@ -237,10 +245,26 @@ def _status(pid: int, ended: dict[int, int]) -> int | None:
 # -- the trusted side's handle ------------------------------------------------------------------
 
 
+# Modules whose import a week's code triggers on first use, too slow to pay in every sandbox, by a
+# pattern of the code that triggers it: building the first torch.optim optimizer imports
+# torch._dynamo (1.7 s here, 824 modules), which would fall on the first test of every exercise.
+_FIRST_USE_IMPORTS: Final = {"torch._dynamo": re.compile(r"\boptim\b|lr_scheduler|torch\.compile")}
+
+
+def first_use_imports(folders: list[Path]) -> list[str]:
+    """What the zygote should import ahead for the week whose tests and reference are in
+    ``folders``: only what their code will need, since each import delays the first sandbox."""
+    sources = [path.read_text(errors="replace") for folder in folders for path in sorted(folder.glob("*.py"))]
+    return [module for module, used in _FIRST_USE_IMPORTS.items() if any(used.search(text) for text in sources)]
+
+
 class Zygote:
     """The trusted side's handle on the zygote process (the server above)."""
 
-    def __init__(self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path]) -> None:
+    def __init__(
+        self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path], preload: list[str]
+    ) -> None:
+        self.preload = preload
         self.process = process
         self.control = control
         self.replies = control.makefile("rb")
@@ -249,13 +273,14 @@ class Zygote:
         self.hide = hide
 
     @classmethod
-    def start(cls, *, hide: list[Path]) -> Zygote:
-        """Start the zygote, under bubblewrap when it works here, with ``hide`` made invisible."""
+    def start(cls, *, hide: list[Path], preload: list[str] = []) -> Zygote:  # noqa: B006 - never mutated
+        """Start the zygote, under bubblewrap when it works here, with ``hide`` made invisible,
+        importing ``preload`` (see ``first_use_imports``) before it forks."""
         import tempfile
 
         base = Path(tempfile.mkdtemp(prefix="grade-sandboxes-"))
         base.chmod(0o711)  # a sandbox running as nobody must reach its own folder inside
-        zygote = cls(None, socket.socket(), base, "", hide)
+        zygote = cls(None, socket.socket(), base, "", hide, preload)
         zygote._launch()
         return zygote
 
@@ -264,7 +289,7 @@ class Zygote:
         import sys
 
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-m", "grader.engine.sandbox.zygote", str(theirs.fileno())]
+        command = [sys.executable, "-m", "grader.engine.sandbox.zygote", str(theirs.fileno()), *self.preload]
         self.confinement = "rlimits only (bubblewrap is not installed: your code could read the course's files)"
         if shutil.which("bwrap") and bwrap_works():
             command = bwrap_command(hide=self.hide, base=self.base) + command
@@ -349,4 +374,4 @@ class Zygote:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), sys.argv[2:])
