@@ -11,8 +11,12 @@ collected and reported; nothing stops at the first.
 from __future__ import annotations
 
 import ast
+import collections
+import dataclasses
+import functools
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ from ..core.course import Course, Week
 from ..core.errors import GraderError
 from ..core.results import WeekResult
 from ..engine.runner import GradeRequest, grade_week, threads_per_child
+from ..engine.warm import WarmWorker
 from .build import expected_stubs, solution_regions
 from .mutants import Mutant, apply_mutant, load_mutants
 from .release import leaks_in, secret_lines
@@ -43,6 +48,7 @@ class WeekCheck:
     week_id: str
     problems: tuple[str, ...]
     mutants: tuple[MutantResult, ...]
+    duration_s: float = 0.0
 
     @property
     def mutants_caught(self) -> int:
@@ -63,15 +69,27 @@ Progress = Callable[[str], None]
 
 
 def check_course(
-    course: Course, *, weeks: tuple[Week, ...] | None = None, workers: int = 2, progress: Progress | None = None
+    course: Course,
+    *,
+    weeks: tuple[Week, ...] | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+    week_done: Callable[[WeekCheck], None] | None = None,
 ) -> CourseCheck:
-    """Check the given weeks (all by default) and the course file against the folders."""
+    """Check the given weeks (all by default) and the course file against the folders;
+    ``week_done`` hears of each week as soon as it is checked."""
     chosen = weeks if weeks is not None else course.weeks
     say = progress or (lambda _: None)
     results = []
     for week in chosen:
         say(f"checking {week.id}")
-        results.append(_WeekChecker(course, week, workers, say).run())
+        started = time.perf_counter()
+        checked = dataclasses.replace(
+            _WeekChecker(course, week, workers, say).run(), duration_s=time.perf_counter() - started
+        )
+        results.append(checked)
+        if week_done is not None:
+            week_done(checked)
     course_problems = _folder_problems(course) if weeks is None else []
     return CourseCheck(problems=tuple(course_problems), weeks=tuple(results))
 
@@ -104,29 +122,52 @@ class _WeekChecker:
     def run(self) -> WeekCheck:
         mutants = self._load_mutants()
         with tempfile.TemporaryDirectory(prefix="grade-check-") as scratch:
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                reference = pool.submit(self._grade, self.course.solutions_dir, "solutions")
-                stubs = pool.submit(self._grade, self.course.exercises_dir, "exercises")
-                mutant_runs = [pool.submit(self._run_mutant, m, Path(scratch) / m.name) for m in mutants]
-                solved = reference.result()
-                self._check_stubs(stubs.result())
-                mutant_results = tuple(f.result() for f in mutant_runs)
+            jobs: list[Callable[[_Grader], object]] = [
+                lambda grader: self._grade(grader, self.course.solutions_dir, "solutions"),
+                lambda grader: self._grade(grader, self.course.exercises_dir, "exercises"),
+            ]
+            jobs += [functools.partial(self._run_mutant, mutant=m, into=Path(scratch) / m.name) for m in mutants]
+            solved, stubs, *mutant_results = self._run_jobs(jobs, Path(scratch))
+        self._check_stubs(stubs)  # type: ignore[arg-type]
         if solved is not None:
-            self._check_reference(solved)
-            self._check_exercises_have_tests(solved)
-            self._check_hints(solved)
+            self._check_reference(solved)  # type: ignore[arg-type]
+            self._check_exercises_have_tests(solved)  # type: ignore[arg-type]
+            self._check_hints(solved)  # type: ignore[arg-type]
         self._check_build_in_sync()
         self._check_test_imports()
         self._check_tests_do_not_repeat_solutions()
-        self.problems += [f"mutant {m.name}: {m.problem}" for m in mutant_results if not m.caught]
-        return WeekCheck(self.week.id, tuple(self.problems), mutant_results)
+        done = tuple(m for m in mutant_results if isinstance(m, MutantResult))
+        self.problems += [f"mutant {m.name}: {m.problem}" for m in done if not m.caught]
+        return WeekCheck(self.week.id, tuple(self.problems), done)
 
     # -- grading runs -----------------------------------------------------------------------
 
-    def _grade(self, root: Path, label: str, exercise: str | None = None) -> WeekResult | None:
-        request = GradeRequest(self.course, self.week, root, label, exercise=exercise, threads=self._threads)
+    def _run_jobs(self, jobs: list[Callable[[_Grader], object]], scratch: Path) -> list[object]:
+        """Run every job on ``self.workers`` warm workers (one pytest session each, a fresh
+        sandbox per submission), in order of the list; each thread owns one worker."""
+        results: list[object] = [None] * len(jobs)
+        queue = collections.deque(enumerate(jobs))
+
+        def work() -> None:
+            grader = _Grader(self.course, self.week, scratch=scratch, threads=self._threads)
+            try:
+                while True:
+                    try:
+                        index, job = queue.popleft()
+                    except IndexError:
+                        return
+                    results[index] = job(grader)
+            finally:
+                grader.close()
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for future in [pool.submit(work) for _ in range(min(self.workers, len(jobs)))]:
+                future.result()
+        return results
+
+    def _grade(self, grader: _Grader, root: Path, label: str) -> WeekResult | None:
         try:
-            return grade_week(request)
+            return grader.grade(root, label)
         except GraderError as exc:
             self.problems.append(f"grading {label}: {exc.message}")
             return None
@@ -155,13 +196,10 @@ class _WeekChecker:
             self.problems.append(exc.message)
             return []
 
-    def _run_mutant(self, mutant: Mutant, into: Path) -> MutantResult:
+    def _run_mutant(self, grader: _Grader, *, mutant: Mutant, into: Path) -> MutantResult:
         try:
             root = apply_mutant(mutant, solutions=self.course.solutions_dir, week_folder=self.week.folder, into=into)
-            request = GradeRequest(
-                self.course, self.week, root, f"mutants/{mutant.name}", exercise=mutant.module, threads=self._threads
-            )
-            result = grade_week(request)
+            result = grader.grade(root, f"mutants/{mutant.name}")
         except GraderError as exc:
             return MutantResult(mutant.name, False, exc.message)
         self.say(f"{self.week.id}: mutant {mutant.name}")
@@ -265,6 +303,26 @@ class _WeekChecker:
                 for line in solution_lines:
                     if line in outcome.info.hint:
                         self.problems.append(f"the hint of {outcome.info.id} quotes the solution: {line!r}")
+
+
+class _Grader:
+    """Grades whole-week submissions for one checking thread: on a warm worker (one pytest session,
+    a fresh sandbox per submission) where the course runs learner code in the process sandbox,
+    else one cold run each.  A submission that crashes, hangs or kills the worker ends with those
+    tests failed (the worker's own rule), so it can never make the check pass."""
+
+    def __init__(self, course: Course, week: Week, *, scratch: Path, threads: int) -> None:
+        self.course, self.week, self.threads = course, week, threads
+        warm = course.grading.sandbox == "process"
+        self.worker = WarmWorker(course, week, hide=(scratch,)) if warm else None
+
+    def grade(self, root: Path, label: str) -> WeekResult:
+        request = GradeRequest(self.course, self.week, root, label, threads=self.threads)
+        return self.worker.grade(request) if self.worker is not None else grade_week(request)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 
 
 def _has_regions(path: Path) -> bool:

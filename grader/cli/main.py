@@ -194,7 +194,12 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     course = open_course(args.course)
     weeks = (course.resolve(args.week),) if args.week else None
     with console.status("checking the course…") as status:
-        result = check_course(course, weeks=weeks, progress=lambda text: status.update(text))
+        result = check_course(
+            course,
+            weeks=weeks,
+            progress=lambda text: status.update(text),
+            week_done=lambda week: report.render_week_check(console, week),
+        )
     report.render_check(console, result)
     return EXIT_PASSED if result.ok else EXIT_FAILED
 

@@ -20,7 +20,7 @@ from ..core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 
 if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sqlite3, zipfile, nbformat…
     from ..authoring.build import BuiltFile
-    from ..authoring.check import CourseCheck
+    from ..authoring.check import CourseCheck, WeekCheck
     from ..authoring.release import ReleaseSummary
     from ..classroom.batch import BatchSummary
     from ..core.course import Course
@@ -192,17 +192,27 @@ def render_built(console: Console, root: Path, built: BuiltFile) -> None:
         )
 
 
+def render_week_check(console: Console, week: WeekCheck) -> None:
+    """One week's line as soon as it is checked (a log when the output is not a terminal), then
+    its problems: a mutant's names itself, the test it names and what happened instead."""
+    mark, style = ("✓", "green") if not week.problems else ("✗", "red")
+    caught = f"{week.mutants_caught}/{len(week.mutants)} mutants caught" if week.mutants else "no mutants"
+    problems = f"{len(week.problems)} problem(s)" if week.problems else "ok"
+    console.print(
+        Text.assemble(
+            (f"{mark} {week.week_id}", f"bold {style}"),
+            f": {problems}, ",
+            (f"{caught}, {week.duration_s:.0f} s", "dim"),
+        )
+    )
+    for problem in week.problems:
+        console.print(Padding(Text(f"- {problem}"), (0, 0, 0, 4), expand=False))
+
+
 def render_check(console: Console, result: CourseCheck) -> None:
-    """Every problem found, week by week, with how many mutants each suite catches."""
+    """The course's own problems and the verdict (each week was shown as it finished)."""
     for problem in result.problems:
         console.print(Text.assemble(("✗ ", "red"), problem))
-    for week in result.weeks:
-        mark, style = ("✓", "green") if not week.problems else ("✗", "red")
-        caught = f"{week.mutants_caught}/{len(week.mutants)} mutants caught" if week.mutants else "no mutants"
-        problems = f"{len(week.problems)} problem(s)" if week.problems else "ok"
-        console.print(Text.assemble((f"{mark} {week.week_id}", f"bold {style}"), f": {problems}, ", (caught, "dim")))
-        for problem in week.problems:
-            console.print(Padding(Text(f"- {problem}"), (0, 0, 0, 4), expand=False))
     total = sum(len(w.problems) for w in result.weeks) + len(result.problems)
     console.print(
         Text(

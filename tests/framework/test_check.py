@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -55,6 +56,24 @@ message = "max abs error"
 [[mutants.replace]]
 old = "return 2 * x"
 new = "return 3 * x"
+
+[[mutants]]
+name = "hangs"
+module = "basics"
+caught_by = "test_double"
+message = "timed out"
+[[mutants.replace]]
+old = "return 2 * x"
+new = "while True: pass"
+
+[[mutants]]
+name = "exits"
+module = "basics"
+caught_by = "test_double"
+message = "the sandbox exited with code 0"
+[[mutants.replace]]
+old = "return 2 * x"
+new = "__import__('os')._exit(0)"
 """
 
 BROKEN_MUTANTS = """\
@@ -128,7 +147,8 @@ def test_a_sound_week_checks_out_with_its_mutants_caught(checked: tuple[Path, Co
     _, result = checked
     (week,) = [w for w in result.weeks if w.week_id == "week1"]
     assert week.problems == ()
-    assert (week.mutants_caught, len(week.mutants)) == (1, 1)
+    # the mutants that hang and that end their sandbox are graded on the same warm workers as the rest
+    assert (week.mutants_caught, len(week.mutants)) == (3, 3)
 
 
 def test_stubs_out_of_sync_with_the_solutions(checked: tuple[Path, CourseCheck]) -> None:
@@ -194,4 +214,6 @@ def test_the_command_exits_1_and_lists_the_problems(checked: tuple[Path, CourseC
     out = io.StringIO()
     code = run(["check", "week2", "--course", str(root)], console=Console(file=out, width=200))
     assert code == 1
-    assert "✗ week2:" in out.getvalue() and "0/3 mutants caught" in out.getvalue()
+    # a line per week with mutants caught / total and its time, even when the output is not a terminal
+    assert re.search(r"✗ week2: \d+ problem\(s\), 0/3 mutants caught, \d+ s\n", out.getvalue())
+    assert "- mutant harmless: scores full marks (basics); the suite does not catch it" in out.getvalue()
