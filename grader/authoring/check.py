@@ -30,7 +30,7 @@ from ..engine.runner import GradeRequest, grade_week, threads_per_child
 from ..engine.warm import WarmWorker
 from .build import expected_stubs, solution_regions
 from .mutants import Mutant, apply_mutant, load_mutants
-from .release import leaks_in, secret_lines
+from .release import framework_leaks, leaks_in, secret_lines
 
 _WEEK_FOLDER: Final = re.compile(r"^week\d+")
 _MIN_HINT_LINE: Final = 12  # solution lines shorter than this (e.g. "return h") may appear in a hint
@@ -90,8 +90,15 @@ def check_course(
         results.append(checked)
         if week_done is not None:
             week_done(checked)
-    course_problems = _folder_problems(course) if weeks is None else []
+    course_problems = _folder_problems(course) + _framework_problems(course) if weeks is None else []
     return CourseCheck(problems=tuple(course_problems), weeks=tuple(results))
+
+
+def _framework_problems(course: Course) -> list[str]:
+    try:
+        return framework_leaks(course)
+    except GraderError:
+        return []  # bad delimiters: reported by each week's build check
 
 
 def _folder_problems(course: Course) -> list[str]:

@@ -197,10 +197,23 @@ def leaks_in(path: Path, secret: set[str]) -> list[tuple[int, str]]:
 
 
 def find_leaks(course: Course, out: Path) -> list[str]:
-    """Every line of a solution region (longer than a trivial line) that appears in a file of ``out``."""
+    """Every line of a solution region (longer than a trivial line) that appears in a file of
+    ``out``, the framework's own source included: a helper that repeats an exercise's solution
+    would hand every learner the answer."""
     secret = secret_lines(course)
-    framework = out / "grader"  # the framework's own source (its templates) is not course content
     leaks = []
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and framework not in p.parents):
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
         leaks += [f"{path.relative_to(out)}:{n}: {line}" for n, line in leaks_in(path, secret)]
     return leaks
+
+
+def framework_leaks(course: Course) -> list[str]:
+    """The lines of this grader package (which every release ships) that repeat a solution line."""
+    package = Path(__file__).resolve().parents[1]
+    secret = secret_lines(course)
+    return [
+        f"grader/{path.relative_to(package).as_posix()}:{n} repeats a line of a solution, which every release "
+        f"would show: {line!r}; write the helper differently"
+        for path in sorted(package.rglob("*.py"))
+        for n, line in leaks_in(path, secret)
+    ]

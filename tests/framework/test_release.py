@@ -182,3 +182,27 @@ def test_short_common_lines_leak_only_as_a_run(tmp_path: Path) -> None:
     long_line = tmp_path / "long.py"
     long_line.write_text("x = 1\ndenominator = keep.sum().clamp(min=1)\n")
     assert leaks_in(long_line, secret) == [(2, "denominator = keep.sum().clamp(min=1)")]
+
+
+def test_a_grader_helper_that_repeats_a_solution_stops_the_release_and_fails_the_check(
+    course_root: Path, tmp_path: Path
+) -> None:
+    # Issue #15: grader/ ships in every release, so its helpers are searched like everything else
+    # (numerical_gradient once repeated week 2's central-difference solution line for line).
+    import shutil
+
+    from grader.authoring.check import check_course
+
+    helper_line = "base = x.detach().clone().contiguous()"
+    assert helper_line in (ROOT / "grader" / "testing.py").read_text()
+    leaky = tmp_path / "leaky"
+    shutil.copytree(course_root, leaky)
+    (leaky / "solutions" / "week01_basics" / "basics.py").write_text(
+        SOLUTION.replace("return x.sum()", f"{helper_line}\n    return base.sum()")
+    )
+    course = load_course(leaky)
+    build_week(course, course.weeks[0])
+    with pytest.raises(BuildError, match=r"grader/testing.py:\d+: base = x.detach"):
+        write_release(course, out=tmp_path / "never")
+    problems = check_course(course).problems
+    assert any(p.startswith("grader/testing.py:") and "which every release would show" in p for p in problems)
