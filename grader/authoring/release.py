@@ -31,6 +31,15 @@ LEARNER_README: Final = """\
 
 Your copy of the course: stubs to fill in under `exercises/`, and the `grade` command.
 
+Python 3.11 or newer. Install PyTorch first (any version >= 2.2; the CPU build is all you need):
+
+```bash
+pip install torch --index-url https://download.pytorch.org/whl/cpu   # Linux (without the index: a multi-GB CUDA build)
+pip install torch                                                    # macOS and Windows
+```
+
+Native Windows is not supported by the grader's sandbox: use WSL. Then:
+
 ```bash
 pip install -e .        # once
 grade                   # every week, its points and your last score
