@@ -186,11 +186,13 @@ class SpawnSettings(SandboxSettings, total=False):
 
 class SpawnMessage(TypedDict):
     op: Literal["spawn"]
+    seq: int  # echoed in the reply: a reply whose reader was interrupted (a time-out) is never taken for another's
     settings: SpawnSettings
 
 
 class StopMessage(TypedDict):
     op: Literal["stop"]
+    seq: int
     pid: int
 
 
@@ -201,3 +203,11 @@ class EndMessage(TypedDict):
 
 
 ControlMessage = SpawnMessage | StopMessage | EndMessage
+
+
+class ControlReply(TypedDict, total=False):
+    """The zygote's answer to a spawn (``pid``) or a stop (``status``), with the request's ``seq``."""
+
+    seq: int
+    pid: int
+    status: int | None

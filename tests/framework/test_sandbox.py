@@ -274,6 +274,27 @@ def test_a_sandbox_ended_normally_has_its_folder_removed_by_the_zygote() -> None
         zygote.close()
 
 
+def test_a_reply_left_unread_by_an_interrupted_request_never_answers_the_next_one() -> None:
+    # Issue #14 (9): under load, a test's time-out raised while this side waited for a stop's
+    # reply; the next spawn then read that reply ("KeyError: 'pid'", the sandbox out of step).
+    import json
+
+    zygote = Zygote.start(hide=[])
+    try:
+        settings = {"label": "exercises", "package": "student", "memory_mb": 2048, "week": "week01_basics"}
+        settings |= {"cpu_s": 60, "output_mb": 8, "max_processes": 64}
+        channel, pid = zygote.spawn(settings | {"workdir": str(zygote.base / "sandbox-a")})
+        channel.close()
+        interrupted = {"op": "stop", "seq": 0, "pid": pid}  # requests are numbered from 1
+        zygote.control.sendall(json.dumps(interrupted).encode() + b"\n")  # its reply is never read here
+        channel, second = zygote.spawn(settings | {"workdir": str(zygote.base / "sandbox-b")})
+        assert second != pid
+        assert zygote.stop(second) is not None
+        channel.close()
+    finally:
+        zygote.close()
+
+
 PRELOAD_SUITE = """\
 import pytest
 

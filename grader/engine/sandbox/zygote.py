@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from ..protocol import ControlMessage, SpawnSettings
+from ..protocol import ControlMessage, ControlReply, SpawnMessage, SpawnSettings, StopMessage
 from .confinement import bwrap_command, bwrap_works, zygote_environment
 from .student import StudentCodeError
 
@@ -61,11 +61,12 @@ def main(control_fd: int, preload: list[str]) -> None:
                 spare.hand_over(request["settings"], fd)
             ended.pop(spare.pid, None)  # a reused pid: what an earlier sandbox of that number left is stale
             os.close(fd)
-            control.sendall(json.dumps({"pid": spare.pid}).encode() + b"\n")
+            control.sendall(json.dumps({"seq": request["seq"], "pid": spare.pid}).encode() + b"\n")
             spare = _Spare.fork(control)  # after the reply: the fork is off the grading path
         elif request["op"] == "stop":  # kill a sandbox's whole process group, reap it, say how it ended
             _kill(request["pid"])
-            control.sendall(json.dumps({"status": _status(request["pid"], ended)}).encode() + b"\n")
+            reply = {"seq": request["seq"], "status": _status(request["pid"], ended)}
+            control.sendall(json.dumps(reply).encode() + b"\n")
         elif request["op"] == "end":  # a normal end: kill, remove its folder, reap later; no reply
             _kill(request["pid"])
             if request.get("workdir"):
@@ -265,6 +266,7 @@ class Zygote:
         self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path], preload: list[str]
     ) -> None:
         self.preload = preload
+        self._seq = 0  # the last request number: each spawn and stop takes the next one
         self.process = process
         self.control = control
         self.replies = control.makefile("rb")
@@ -328,13 +330,9 @@ class Zygote:
 
         ours, theirs = socket.socketpair()
         try:
-            socket.send_fds(
-                self.control, [json.dumps({"op": "spawn", "settings": settings}).encode() + b"\n"], [theirs.fileno()]
-            )
-            line = self.replies.readline()
-            if not line:
-                raise ConnectionError("the zygote is gone")
-            return ours, int(json.loads(line)["pid"])
+            message: SpawnMessage = {"op": "spawn", "seq": self._next_seq(), "settings": settings}
+            socket.send_fds(self.control, [json.dumps(message).encode() + b"\n"], [theirs.fileno()])
+            return ours, int(self._reply(message["seq"])["pid"])
         except BaseException:
             ours.close()
             raise
@@ -346,11 +344,34 @@ class Zygote:
         (negative: a signal), None if that cannot be known.  A normal end needs no answer: ``end``."""
         import json
 
+        message: StopMessage = {"op": "stop", "seq": self._next_seq(), "pid": pid}
         try:
-            self.control.sendall(json.dumps({"op": "stop", "pid": pid}).encode() + b"\n")
-            return json.loads(self.replies.readline())["status"]  # type: ignore[no-any-return]
-        except (OSError, ValueError, KeyError):
+            self.control.sendall(json.dumps(message).encode() + b"\n")
+            return self._reply(message["seq"]).get("status")
+        except OSError:
             return None
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _reply(self, seq: int) -> ControlReply:
+        """The zygote's reply to request ``seq``.  Replies to earlier requests are skipped: a test's
+        time-out can interrupt this side between a request and its reply (the alarm raises while
+        it waits), and that reply must not answer the next request (it once made a spawn read a
+        stop's status: ``KeyError: 'pid'`` under load)."""
+        import json
+
+        while True:
+            line = self.replies.readline()
+            if not line:
+                raise ConnectionError("the zygote is gone")
+            try:
+                reply: ControlReply = json.loads(line)
+            except ValueError:
+                continue  # the rest of a line whose start an interrupted read consumed
+            if isinstance(reply, dict) and reply.get("seq") == seq:
+                return reply
 
     def end(self, pid: int, workdir: Path) -> None:
         """Kill the sandbox ``pid`` and remove its folder, without waiting for either (no reply)."""
