@@ -1,0 +1,56 @@
+"""Object detection's two workhorses: intersection over union of boxes, and non-maximum suppression.
+
+A box is (x1, y1, x2, y2): its top-left and bottom-right corners, x1 <= x2 and y1 <= y2, in
+(float) pixel coordinates; its area is (x2 - x1)·(y2 - y1). The intersection of two boxes is the box
+(max x1, max y1, min x2, min y2), empty (area 0) when those corners cross.
+IoU = area(intersection) / area(union), with area(union) = area(a) + area(b) - area(intersection):
+1 for identical boxes, 0 for disjoint ones. Two zero-area boxes have a union of 0: their IoU is
+defined as 0 (never NaN).
+
+A detector proposes many overlapping boxes for one object. Non-maximum suppression keeps the
+best: visit the boxes by decreasing score (equal scores: the lower index first); keep a box
+unless its IoU with an already kept box is strictly greater than iou_threshold.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of every pair: a (N, 4), b (M, 4) -> (N, M), vectorised (broadcast a[:, None] against b[None])."""
+    # TODO: the areas, the intersection's corners by broadcasting, its width and height clamped at 0.
+    # TODO: divide where the union is positive; 0 elsewhere, with no NaN computed on the way.
+    ### BEGIN SOLUTION
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    sides = (bottom_right - top_left).clamp(min=0)
+    inter = sides[..., 0] * sides[..., 1]
+    union = area_a[:, None] + area_b[None, :] - inter
+    positive = union > 0
+    return torch.where(positive, inter / torch.where(positive, union, torch.ones_like(union)), torch.zeros_like(inter))
+    ### END SOLUTION
+
+
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """Indices of the kept boxes, by decreasing score: a LongTensor (K,).
+
+    boxes: (N, 4); scores: (N,). A box is dropped when its IoU with a kept box is > iou_threshold.
+    """
+    # TODO: a stable descending sort of the scores; the IoU of every pair once (box_iou).
+    # TODO: one pass over the sorted boxes: keep a box unless it is suppressed, and a kept box
+    #       suppresses every box that overlaps it by more than the threshold.
+    ### BEGIN SOLUTION
+    order = torch.sort(scores, descending=True, stable=True).indices
+    overlaps = box_iou(boxes, boxes)
+    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
+    keep = []
+    for index in order.tolist():
+        if suppressed[index]:
+            continue
+        keep.append(index)
+        suppressed |= overlaps[index] > iou_threshold
+    return torch.tensor(keep, dtype=torch.long)
+    ### END SOLUTION
