@@ -50,6 +50,13 @@ def test_an_optional_module_that_does_not_exist_is_an_error_with_its_line(make_c
         load_course(root)
 
 
+def test_an_empty_placeholder_folder_is_not_checked_for_its_optional_modules(make_course: MakeCourse) -> None:
+    # the Gradescope autograder ships the other weeks as empty folders
+    root = make_course({"basics": SOLUTION}, course_toml=WITH_OPTIONAL)
+    (root / "exercises" / "week01_basics" / "basics.py").unlink()
+    assert load_course(root).weeks[0].optional == ("bonus",)
+
+
 @pytest.mark.parametrize("value", ['"bonus"', "[1]", '["../bonus"]'])
 def test_optional_must_be_a_list_of_module_names(make_course: MakeCourse, value: str) -> None:
     root = make_course({"basics": SOLUTION}, course_toml=COURSE_TOML.format(timeout=5) + f"optional = {value}\n")

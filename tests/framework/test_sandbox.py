@@ -323,7 +323,8 @@ def test_the_zygote_imports_ahead_what_the_weeks_code_will_need(
 ) -> None:
     # Week 7: a sandbox's first torch.optim optimizer imports torch._dynamo (1.7 s), once per exercise
     # unless the zygote has imported it; a week that does not use it must not pay for it.
-    root = make_course({"basics": SOLUTION}, suite=PRELOAD_SUITE.format(mention=mention, expected=expected))
+    suite = PRELOAD_SUITE.format(mention=mention, expected=expected)
+    root = make_course({"basics": SOLUTION}, suite=suite, timeout=60)  # the zygote's start under load is not the point
     course = load_course(root)
     result = grade_week(
         GradeRequest(course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises")
