@@ -40,6 +40,7 @@ class BatchRequest:
     gradebook: Path
     workers: int
     regrade: bool = False
+    nbgrader_exchange: bool = False  # SUBMISSIONS holds nbgrader's submitted/<learner>/<assignment>/
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,21 @@ def default_workers() -> int:
 def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSummary:
     """Grade every submission of the folder that the gradebook does not already hold."""
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.timezone.utc)  # no time stamp may name a later moment
     suite = suite_hash(request.course, request.week)
     with (
         tempfile.TemporaryDirectory(prefix="grade-batch-") as scratch,
         Gradebook.open(request.gradebook, create=True) as book,
     ):
         work = Path(scratch)
-        found = discover(request.submissions, course=request.course, week=request.week, work=work / "submissions")
+        found = discover(
+            request.submissions,
+            course=request.course,
+            week=request.week,
+            work=work / "submissions",
+            nbgrader_exchange=request.nbgrader_exchange,
+            started_at=started_at,
+        )
         todo, unchanged = _plan(found, book, request, suite)
         listener.planned(len(todo), unchanged)
         rejected = 0

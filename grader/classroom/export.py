@@ -22,10 +22,14 @@ from ..core.course import Course, Week, late_of
 from ..core.errors import ExportError, MissingExtraError, UsageError
 from ..core.late import LateAssessment
 from ..core.results import JSON_SCHEMA_VERSION, ExerciseResult, TestOutcome, WeekResult, week_to_json
+from ..core.text import shown
 from .gradebook import Entry
 
 CSV_FIXED_COLUMNS: Final = ("learner", "status", "source", "submitted_at")
 CSV_TOTAL_COLUMNS: Final = ("raw", "possible", "days_late", "penalty_percent", "final", "late_note", "reason")
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such a text cell gets
+# a leading single quote, which spreadsheets show as text and never evaluate.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -46,39 +50,55 @@ def _number(value: float) -> str:
 # -- CSV ----------------------------------------------------------------------------------------
 
 
+def csv_cell(value: str | float) -> str:
+    """One CSV cell, safe to open in a spreadsheet: every CSV writer passes each cell through here.
+
+    A number (``float``/``int``, never text) is written as a number, ``-2`` included: it is data.
+    Text (learner ids, file names, reasons) is shown escaped (``text.shown``: no control character,
+    newline or escape sequence), and text that would start a formula (``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return) gets a leading ``'``, as OWASP recommends, so ``=HYPERLINK(…)``,
+    ``+1`` or ``-cmd`` handed in as a learner id stays text.
+    """
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if value.startswith(_FORMULA_STARTS):
+        return "'" + shown(value)
+    return shown(value)
+
+
 def to_csv(course: Course, week: Week, entries: Sequence[Entry], out: TextIO) -> None:
     """One row per learner of one week (the gradebook's current entries), for a spreadsheet.
 
     Columns: who and what was handed in, the points earned per exercise (headed ``name
     (points possible)``, in the order of the results), the raw score, the late penalty, the final
     score, and why a submission was rejected (or the notes on a graded one).  A rejected learner
-    has empty exercise cells and a raw score of 0, so the column sums stay right.  Open ``out``
-    with ``newline=""``, as the csv module asks.
+    has empty exercise cells and a raw score of 0, so the column sums stay right.  Every cell goes
+    through ``csv_cell`` (no formula, no control character).  Open ``out`` with ``newline=""``, as
+    the csv module asks.
     """
     columns = _exercise_columns(entries)
     possible = sum(points for _, points in columns)
     writer = csv.writer(out)
     header = [*CSV_FIXED_COLUMNS, *(f"{name} ({_number(points)})" for name, points in columns), *CSV_TOTAL_COLUMNS]
-    writer.writerow(header)
+    writer.writerow([csv_cell(name) for name in header])
     for entry in entries:
         late = late_of(course, week, entry)
         earned = {e.name: e.points_earned for e in entry.result.exercises} if entry.result else {}
-        writer.writerow(
-            [
-                entry.learner,
-                entry.status,
-                entry.source,
-                entry.submitted_at.isoformat() if entry.submitted_at else "",
-                *(_number(earned[name]) if name in earned else "" for name, _ in columns),
-                _number(late.raw),
-                _number(entry.result.points_possible if entry.result else possible),
-                str(late.days_late),
-                _number(late.penalty_percent),
-                _number(late.final),
-                late.note,
-                entry.reason,
-            ]
-        )
+        row: list[str | float] = [
+            entry.learner,
+            entry.status,
+            entry.source,
+            entry.submitted_at.isoformat() if entry.submitted_at else "",
+            *(earned[name] if name in earned else "" for name, _ in columns),
+            late.raw,
+            entry.result.points_possible if entry.result else possible,
+            late.days_late,
+            late.penalty_percent,
+            late.final,
+            late.note,
+            entry.reason,
+        ]
+        writer.writerow([csv_cell(value) for value in row])
 
 
 def _exercise_columns(entries: Iterable[Entry]) -> list[tuple[str, float]]:

@@ -6,15 +6,21 @@ A batch's SUBMISSIONS folder holds one submission per learner, in any of these f
   flat ``<learner>/information.py`` or one extra wrapping folder are found too);
 * a zip file ``<learner>.zip`` with the same content;
 * a notebook ``<learner>.ipynb`` whose code cells define the week's functions;
-* nbgrader's exchange layout, ``submitted/<learner>/<assignment>/`` (``timestamp.txt`` inside).
+* with ``nbgrader_exchange`` only, nbgrader's layout: SUBMISSIONS is the folder holding
+  ``submitted/<learner>/<assignment>/`` (``timestamp.txt`` inside).
+
+The layout is decided once, by the caller (``--nbgrader-exchange``), never by what a learner
+named a folder or put in it: a learner folder called ``submitted`` or holding a ``timestamp.txt``
+is read like any other, under its own id.
 
 Inside a submission an exercise may be a module (``information.py``) or a notebook
 (``information.ipynb``); a notebook with any other name stands for every exercise not handed
 in as a file.  Each submission is copied into its own folder under the batch's work folder and
 only ever read from there.  Everything that can be wrong with what was handed in (a corrupt zip,
 a zip bomb, a path escaping the folder, a symlink, a file name that is not UTF-8, an empty or
-misnamed submission, two submissions for one learner) becomes a ``problem`` or a note on the
-``Intake``, never an exception, and nothing is ever written outside the work folder.
+misnamed submission, two submissions for one learner, a tree too deep or too wide, a file or
+a time stamp too big) becomes a ``problem`` or a note on the ``Intake``, never an exception that
+stops the batch, and nothing is ever written outside the work folder.
 """
 
 from __future__ import annotations
@@ -23,20 +29,22 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 from ..core.course import Course, Week, resolve_week
 from ..core.errors import CourseError, UsageError
 from .notebooks import write_notebook
-from .staging import KEPT_SUFFIXES, MAX_BYTES, TIMESTAMP_FILE, Rejected, candidate_files, is_utf8, printable, stage
+from .staging import KEPT_SUFFIXES, MAX_BYTES, Rejected, candidate_files, is_utf8, printable, stage, walk
+from .stamps import read_stamp
 
-_TIMESTAMP = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(UTC|GMT|Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE
-)
+EXCHANGE_FOLDER: Final = "submitted"  # nbgrader's: submitted/<learner>/<assignment>/
+# How much later than its stamp a file of the submission may have been changed (clock skew)
+# before the stamp is taken to disagree with the files.
+STAMP_SKEW: Final = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,33 @@ class Discovery:
     ignored: tuple[str, ...]  # "notes.txt: not a folder, .zip or .ipynb"
 
 
-def discover(source: Path, *, course: Course, week: Week, work: Path) -> Discovery:
-    """Every submission in ``source`` (see the module docstring), each copied under ``work``."""
+def discover(
+    source: Path,
+    *,
+    course: Course,
+    week: Week,
+    work: Path,
+    nbgrader_exchange: bool = False,
+    started_at: dt.datetime | None = None,
+) -> Discovery:
+    """Every submission in ``source`` (see the module docstring), each copied under ``work``.
+
+    ``nbgrader_exchange`` alone says that ``source`` holds nbgrader's ``submitted/`` folder;
+    ``started_at`` (default: now) is when the grading started, the latest time a stamp may name.
+    """
     if not source.is_dir():
         raise UsageError(f"{source}: no such folder; SUBMISSIONS is a folder with one submission per learner")
-    exchange = source / "submitted"
-    found = _exchange_candidates(exchange, week) if exchange.is_dir() else _folder_candidates(source)
+    started_at = started_at or dt.datetime.now(dt.timezone.utc)
+    if nbgrader_exchange:
+        exchange = source / EXCHANGE_FOLDER
+        if not exchange.is_dir() or exchange.is_symlink():
+            raise UsageError(
+                f"{source}: no {EXCHANGE_FOLDER}/ folder; with --nbgrader-exchange, SUBMISSIONS is nbgrader's "
+                f"course folder, the one holding {EXCHANGE_FOLDER}/<learner>/<assignment>/"
+            )
+        found = _exchange_candidates(exchange, week)
+    else:
+        found = _folder_candidates(source)
     intakes, ignored = [], []
     for index, candidate in enumerate(found):
         if isinstance(candidate, str):
@@ -88,7 +117,14 @@ def discover(source: Path, *, course: Course, week: Week, work: Path) -> Discove
         work_dir = work / f"s{index:05d}"
         intakes.append(
             read_submission(
-                path, learner=learner, course=course, week=week, work=work_dir, source=label, nbgrader=exchange.is_dir()
+                path,
+                learner=learner,
+                course=course,
+                week=week,
+                work=work_dir,
+                source=label,
+                nbgrader=nbgrader_exchange,
+                started_at=started_at,
             )
         )
     return Discovery(tuple(_reject_duplicates(intakes)), tuple(ignored))
@@ -103,9 +139,11 @@ def read_submission(
     work: Path,
     source: str | None = None,
     nbgrader: bool = False,
+    started_at: dt.datetime | None = None,
 ) -> Intake:
     """Read one submission (a folder, a zip or a notebook) into ``work``.  ``nbgrader``: the folder
-    comes from nbgrader's exchange, whose ``timestamp.txt`` (written by nbgrader) is trusted."""
+    comes from nbgrader's exchange, whose ``timestamp.txt`` is read as evidence of the submission
+    time (``stamps.py``), checked against ``started_at`` (default: now) and the files' time."""
     label = source or path.name
     if not is_utf8(learner):
         shown = learner.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -117,7 +155,9 @@ def read_submission(
         notes = stage(path, staged)
         root = work / "graded"
         notes += _assemble(staged, root / week.folder, exercise_names(course, week), week)
-        submitted_at, time_notes = _submission_time(path, trust_timestamp=nbgrader)
+        submitted_at, time_notes = _submission_time(
+            path, read_stamps=nbgrader, started_at=started_at or dt.datetime.now(dt.timezone.utc)
+        )
         return Intake(learner, label, root, _hash_folder(root), submitted_at, notes=tuple(notes + time_notes))
     except Rejected as exc:
         return Intake(learner, label, None, _hash_path(path), _mtime(path), str(exc))
@@ -133,9 +173,12 @@ def read_submission(
 def _folder_candidates(source: Path) -> Iterator[tuple[str, Path, str] | str]:
     """(learner, path, label) per submission; a string for an entry that is not one."""
     for path in sorted(source.iterdir()):
+        submission = path.is_dir() or path.suffix.lower() in (".zip", ".ipynb")
         if path.name.startswith("."):
-            continue  # .DS_Store and friends
-        if path.is_dir() or path.suffix.lower() in (".zip", ".ipynb"):
+            if submission:  # a learner never vanishes silently; .DS_Store and friends do
+                yield f"{printable(path.name)}: hidden (its name starts with a dot), not read; rename it to grade it"
+            continue
+        if submission:
             learner = path.name if path.is_dir() else path.stem
             yield learner, path, path.name
         else:
@@ -145,10 +188,16 @@ def _folder_candidates(source: Path) -> Iterator[tuple[str, Path, str] | str]:
 def _exchange_candidates(exchange: Path, week: Week) -> Iterator[tuple[str, Path, str] | str]:
     """nbgrader's ``submitted/<learner>/<assignment>/``; the assignment is the week by any of its names."""
     for learner_dir in sorted(exchange.iterdir()):
-        if learner_dir.name.startswith(".") or not learner_dir.is_dir():
+        shown = f"{EXCHANGE_FOLDER}/{printable(learner_dir.name)}"
+        if learner_dir.name.startswith("."):
+            if learner_dir.is_dir():
+                yield f"{shown}: hidden (its name starts with a dot), not read; rename it to grade it"
+            continue
+        if not learner_dir.is_dir() or learner_dir.is_symlink():
+            yield f"{shown}: not a learner's folder of nbgrader's {EXCHANGE_FOLDER}/"
             continue
         matches = [a for a in sorted(learner_dir.iterdir()) if a.is_dir() and _names_week(a.name, week)]
-        label = f"submitted/{learner_dir.name}"
+        label = f"{EXCHANGE_FOLDER}/{learner_dir.name}"
         if matches:
             yield learner_dir.name, matches[0], f"{label}/{matches[0].name}"
         else:
@@ -245,32 +294,24 @@ def _near_misses(files: list[Path], exercises: tuple[str, ...] | list[str]) -> s
     return f"; found {', '.join(hints)}" if hints else ""
 
 
-def _submission_time(path: Path, *, trust_timestamp: bool) -> tuple[dt.datetime | None, list[str]]:
-    """nbgrader's timestamp.txt in its exchange layout, else the files' time.  Anywhere else a
-    timestamp.txt could have been written by the learner, so it is not read."""
-    stamp = path / TIMESTAMP_FILE
-    if trust_timestamp and stamp.is_file() and not stamp.is_symlink():
-        text = stamp.read_text(encoding="utf-8", errors="replace").strip()
-        parsed = parse_timestamp(text)
-        if parsed is not None:
-            return parsed, []
-        note = f"{TIMESTAMP_FILE} says {text[:60]!r}, which is not a time; the file time was used"
-        return _files_time(path), [note]
-    return _files_time(path), []
-
-
-def parse_timestamp(text: str) -> dt.datetime | None:
-    """nbgrader's ``2026-11-20 23:59:59.123456 UTC`` or an ISO 8601 time; without a zone, local time."""
-    match = _TIMESTAMP.match(text.strip())
-    if not match:
-        return None
-    date, time, zone = match.groups()
-    offset = "+00:00" if zone is None or zone.upper() in ("UTC", "GMT", "Z") else zone
-    try:
-        moment = dt.datetime.fromisoformat(f"{date}T{time}{offset}")
-    except ValueError:
-        return None
-    return moment if zone is not None else moment.replace(tzinfo=None).astimezone()
+def _submission_time(path: Path, *, read_stamps: bool, started_at: dt.datetime) -> tuple[dt.datetime | None, list[str]]:
+    """The files' time, or nbgrader's stamp in its exchange layout when the stamp is valid and
+    agrees with the files.  A stamp that names no valid moment, or one earlier than a file it
+    stamps was changed, is flagged in a note and the files' (later) time is used: a forged early
+    stamp cannot dodge the late penalty.  Outside nbgrader's layout a timestamp.txt could have
+    been written by the learner, so it is not read at all."""
+    files = _files_time(path)
+    stamp = read_stamp(path, not_after=started_at) if read_stamps else None
+    if stamp is None:
+        return files, []
+    if stamp.moment is None:
+        return files, [f"{stamp.problem}; the file time was used"]
+    if files is not None and files > stamp.moment + STAMP_SKEW:
+        return files, [
+            f"timestamp.txt says {stamp.moment.isoformat(timespec='seconds')}, but a file was changed later, at "
+            f"{files.isoformat(timespec='seconds')}; the later time was used"
+        ]
+    return stamp.moment, []
 
 
 def _files_time(path: Path) -> dt.datetime | None:
@@ -302,11 +343,23 @@ def _hash_path(path: Path) -> str:
             with path.open("rb") as raw:  # a rejected file may be huge: hash a bounded prefix
                 return hashlib.sha256(raw.read(MAX_BYTES * 5)).hexdigest()
         if path.is_dir():
-            listing = sorted(f"{p.relative_to(path)}:{p.lstat().st_size}" for p in path.rglob("*"))
-            return _hash_text(json.dumps(listing))
+            return _hash_text(json.dumps(_listing(path)))
     except OSError:
         pass
     return _hash_text(str(path))
+
+
+def _listing(folder: Path) -> list[str]:
+    """A folder's names and sizes, as far as the bounded walk goes (a tree too big was rejected for it)."""
+    listing: list[str] = []
+    try:
+        for parent, files in walk(folder):
+            listing += (
+                f"{printable(str((parent / n).relative_to(folder)))}:{(parent / n).lstat().st_size}" for n in files
+            )
+    except Rejected:
+        listing.append("...")
+    return listing
 
 
 def _hash_text(text: str) -> str:

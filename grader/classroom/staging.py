@@ -1,7 +1,9 @@
 """Staging a submission: copying what a learner handed in (a folder, a zip, a notebook) into the
 batch's work folder, within limits.  Only ``.py`` and ``.ipynb`` files (and ``timestamp.txt``)
-are kept; a zip bomb, a path escaping the folder, a symbolic link, too many files or a name that
-is not UTF-8 raise ``Rejected``, which becomes the submission's ``problem``."""
+are kept; a zip bomb, a file or a tree too big (too deep, too many entries), a path escaping the
+folder, a symbolic link or a name that is not UTF-8 raise ``Rejected``, which becomes the
+submission's ``problem``.  No walk of a learner's tree recurses: a folder nested a thousand deep is
+a rejection, not a ``RecursionError`` that stops the batch."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Final
 
 MAX_BYTES: Final = 20 << 20  # what one submission may expand to (a zip bomb stops here)
-MAX_FILES: Final = 2000
+MAX_FILES: Final = 2000  # .py and .ipynb files
+MAX_DEPTH: Final = 16  # folders below the submission's own
+MAX_ENTRIES: Final = 10_000  # files and folders of any kind in one submission (or members of a zip)
 KEPT_SUFFIXES: Final = (".py", ".ipynb")
 TIMESTAMP_FILE: Final = "timestamp.txt"
 
@@ -63,10 +67,40 @@ class _Budget:
 
 def candidate_files(folder: Path) -> Iterator[Path]:
     """The .py and .ipynb files under a folder, outside hidden and dunder folders
-    (.ipynb_checkpoints, __pycache__, __MACOSX); symbolic links are not followed."""
-    for parent, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _skipped(d))
-        yield from (Path(parent) / name for name in sorted(files) if _wanted(name))
+    (.ipynb_checkpoints, __pycache__, __MACOSX); symbolic links are not followed.  Raises
+    ``Rejected`` when the tree is deeper than ``MAX_DEPTH`` or has more than ``MAX_ENTRIES``."""
+    for parent, files in walk(folder, skip=_skipped):
+        yield from (parent / name for name in files if _wanted(name))
+
+
+def walk(folder: Path, *, skip: Callable[[str], bool] = lambda name: False) -> Iterator[tuple[Path, list[str]]]:
+    """Each folder under ``folder`` (``folder`` first) with the names of its files, sorted, without
+    recursion and within bounds: more than ``MAX_DEPTH`` folders deep or more than ``MAX_ENTRIES``
+    entries in all raises ``Rejected``.  Folders named ``skip`` are not entered; symbolic links to
+    folders are listed as files and never followed."""
+    stack, seen = [(folder, 0)], 0
+    while stack:
+        parent, depth = stack.pop()
+        entries = []
+        with os.scandir(parent) as listing:
+            for entry in listing:  # one entry at a time: a folder of a million files stops here
+                seen += 1
+                if seen > MAX_ENTRIES:
+                    raise Rejected(
+                        f"the submission has more than {MAX_ENTRIES} files and folders; hand in only the exercise files"
+                    )
+                entries.append(entry)
+        entries.sort(key=lambda entry: entry.name)
+        folders = [e for e in entries if e.is_dir(follow_symlinks=False)]
+        entered = [e for e in folders if not skip(e.name)]
+        if entered and depth >= MAX_DEPTH:
+            deep = Path(entered[0].path).relative_to(folder)
+            raise Rejected(
+                f"the submission's folders are nested more than {MAX_DEPTH} deep ({printable(str(deep))[:80]}…); "
+                "hand in the week's folder only"
+            )
+        yield parent, [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        stack.extend((Path(e.path), depth + 1) for e in reversed(entered))
 
 
 def _skipped(part: str) -> bool:
@@ -95,6 +129,10 @@ def _stage_zip(path: Path, staged: Path) -> list[str]:
     budget = _Budget()
     try:
         with zipfile.ZipFile(path) as archive:
+            if len(archive.infolist()) > MAX_ENTRIES:
+                raise Rejected(
+                    f"{path.name} holds more than {MAX_ENTRIES} files and folders; zip only the exercise files"
+                )
             for info in archive.infolist():
                 if info.is_dir():
                     continue
@@ -103,6 +141,11 @@ def _stage_zip(path: Path, staged: Path) -> list[str]:
                     notes.append(problem)
                     continue
                 parts = PurePosixPath(name).parts
+                if len(parts) > MAX_DEPTH + 1:
+                    raise Rejected(
+                        f"{path.name} holds folders nested more than {MAX_DEPTH} deep ({name[:80]}…); "
+                        "zip the week's folder only"
+                    )
                 if not _wanted(parts[-1]) or any(_skipped(part) for part in parts[:-1]):
                     continue
                 budget.count_file()
@@ -139,6 +182,12 @@ def _wanted(name: str) -> bool:
 
 
 def _copy_limited(source: Path, target: Path, budget: _Budget) -> None:
+    size = source.lstat().st_size
+    if size > budget.max_bytes:  # one file too big by itself (a notebook full of outputs): say so
+        raise Rejected(
+            f"{printable(source.name)} is {size / (1 << 20):.1f} MB, more than the {budget.max_bytes / (1 << 20):g} MB "
+            "a submission may be; clear the notebook's outputs (or remove the data) and hand it in again"
+        )
     with source.open("rb") as inp, target.open("wb") as out:
         _copy_stream(inp, out, budget)
 

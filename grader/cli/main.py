@@ -29,6 +29,7 @@ from rich.text import Text
 
 from ..core.errors import GraderError, UsageError
 from ..core.results import week_to_json
+from ..core.text import shown
 from ..core.version import __version__
 from . import report
 from .progress import BatchProgress, LiveProgress
@@ -73,7 +74,13 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "submissions",
             type=Path,
-            help="a folder of per-learner folders, .zip files or notebooks, or nbgrader's exchange (submitted/)",
+            help="a folder of per-learner folders, .zip files or notebooks (with --nbgrader-exchange: nbgrader's "
+            "course folder, the one holding submitted/)",
+        )
+        parser.add_argument(
+            "--nbgrader-exchange",
+            action="store_true",
+            help="read SUBMISSIONS/submitted/<learner>/<assignment>/ as nbgrader lays it out, with its timestamp.txt",
         )
         parser.add_argument(
             "--gradebook", type=Path, metavar="FILE", help="the SQLite gradebook (default: grades.db in the course)"
@@ -143,7 +150,7 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
             _week_parser().parse_args(argv)
         return _week(_week_parser().parse_args(argv), console)
     except GraderError as exc:
-        err_console.print(f"[bold red]error:[/] {_escape(exc.message)}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {_escape(shown(exc.message))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         err_console.print(Text(str(exc) or "interrupted; nothing was graded or stored", style="yellow"))
@@ -244,6 +251,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         gradebook=(args.gradebook or default_gradebook(course)).expanduser().resolve(),
         workers=args.workers or default_workers(),
         regrade=args.regrade,
+        nbgrader_exchange=args.nbgrader_exchange,
     )
     try:
         with BatchProgress(console, f"grading {request.week.id}") as bar:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +19,7 @@ from rich.progress import (
 )
 
 from ..core.results import TestInfo, TestOutcome
+from ..core.text import shown
 from .report import points
 
 if TYPE_CHECKING:
@@ -99,5 +101,6 @@ class BatchProgress:
 
     def recorded(self, entry: Entry) -> None:
         assert self.task is not None
-        shown = f"{entry.learner}: {points(entry.points_earned)}" if entry.result else f"{entry.learner}: rejected"
-        self.progress.update(self.task, advance=1, last=shown)
+        learner = escape(shown(entry.learner))  # the column is read as markup
+        last = f"{learner}: {points(entry.points_earned)}" if entry.result else f"{learner}: rejected"
+        self.progress.update(self.task, advance=1, last=last)

@@ -1,8 +1,9 @@
 """Rendering results: rich tables and lines for a person, JSON for a program, a live progress bar.
 
 Every function takes the ``Console`` to draw on, so tests render into a fixed-width StringIO
-console and compare text.  Anything the learner's code produced (messages, tracebacks) goes
-through ``Text`` and is never read as markup.
+console and compare text.  Anything a learner chose (ids, file names, the messages and tracebacks
+of their code, notes about their submission) goes through ``Text`` (never read as markup) and
+through ``core.text.shown`` (no control character or escape sequence reaches the terminal raw).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
+from ..core.text import shown
 
 if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sqlite3, zipfile, nbformat…
     from ..authoring.build import BuiltFile
@@ -43,14 +45,15 @@ def render_week(console: Console, result: WeekResult, *, verbose: bool = False) 
     console.print()
     console.print(
         Text.assemble(
-            (f"{result.week_id}: {result.week_title}", "bold"), (f"   {result.submission}/{result.week_folder}", "dim")
+            (f"{result.week_id}: {result.week_title}", "bold"),
+            (f"   {shown(result.submission)}/{result.week_folder}", "dim"),
         )
     )
     console.print(_exercise_table(result))
     for exercise in result.exercises:
         _render_failures(console, exercise, verbose=verbose)
     for note in result.notes:
-        console.print(Text(f"note: {note}", style="dim"))
+        console.print(Text(f"note: {shown(note)}", style="dim"))
     if verbose and result.confinement:
         console.print(Text(f"your code ran under: {result.confinement}", style="dim"))
     console.print(_total_line(result))
@@ -73,7 +76,7 @@ def _exercise_table(result: WeekResult) -> Table:
     )
     for exercise in result.exercises:
         style = "green" if exercise.tests_passed == exercise.tests_total else ""
-        name = Text(exercise.file, style=style)
+        name = Text(shown(exercise.file), style=style)
         if exercise.optional:
             name.append("  ★ optional", style="dim")
         table.add_row(
@@ -88,7 +91,7 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
     failures = [o for o in exercise.outcomes if not o.passed]
     if not failures:
         return
-    console.print(Text(exercise.file, style="bold"))
+    console.print(Text(shown(exercise.file), style="bold"))
     not_started: dict[str, list[TestOutcome]] = {}
     for outcome in failures:
         if outcome.status == "not_implemented":
@@ -98,7 +101,7 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
         line = Text.assemble(
             (f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": "
         )
-        line.append(outcome.message or outcome.status)
+        line.append(shown(outcome.message) or outcome.status)
         console.print(Padding(line, (0, 0, 0, 2), expand=False))
         if outcome.info.hint:
             console.print(
@@ -107,12 +110,13 @@ def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: boo
                 )
             )
         if verbose and outcome.detail:
-            console.print(Padding(Text(outcome.detail.rstrip(), style="dim"), (0, 0, 0, 6), expand=False))
+            detail = shown(outcome.detail.rstrip(), multiline=True)
+            console.print(Padding(Text(detail, style="dim"), (0, 0, 0, 6), expand=False))
     for message, outcomes in not_started.items():
         mark, style = _MARKS["not_implemented"]
         total = points(sum(o.info.points for o in outcomes))
         tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
-        short = message.replace(f"({exercise.file}:", "(line ")  # the file is the heading above
+        short = shown(message.replace(f"({exercise.file}:", "(line "))  # the file is the heading above
         line = Text.assemble((f"{mark} ", style), short, (f": {tests}, {total} pt", "dim"))
         console.print(Padding(line, (0, 0, 0, 2), expand=False))
 
@@ -239,7 +243,7 @@ def render_batch(console: Console, summary: BatchSummary) -> None:
     the tests most learners fail."""
     console.print(_learner_table(summary))
     for line in summary.ignored:
-        console.print(Text(f"ignored {line}", style="yellow"))
+        console.print(Text(f"ignored {shown(line)}", style="yellow"))
     _render_statistics(console, summary)
     ran = f"graded {summary.graded}, rejected {summary.rejected}, unchanged {summary.unchanged}"
     console.print(
@@ -261,16 +265,16 @@ def _learner_table(summary: BatchSummary) -> Table:
     for entry in summary.entries:
         late = summary.assessment(entry)
         if entry.result is None:
-            table.add_row(Text(entry.learner), "-", "", "-", "", Text(entry.reason, style="red"))
+            table.add_row(Text(shown(entry.learner)), "-", "", "-", "", Text(shown(entry.reason), style="red"))
             continue
         result = entry.result
         table.add_row(
-            Text(entry.learner),
+            Text(shown(entry.learner)),
             f"{points(late.raw)}/{points(result.points_possible)}",
             Text(late.note if late.late else "", style="yellow"),
             f"{points(late.final)}",
             f"{result.tests_passed}/{result.tests_total}",
-            Text(entry.reason, style="dim"),
+            Text(shown(entry.reason), style="dim"),
         )
     return table
 
@@ -303,7 +307,11 @@ def _render_statistics(console: Console, summary: BatchSummary) -> None:
     failed_by_some = [rate for rate in stats.pass_rates if rate.passed < rate.total]
     for rate in failed_by_some:
         style = "red" if rate.rate < 0.5 else "yellow" if rate.rate < 0.9 else "green"
-        table.add_row(Text(f"{rate.rate:4.0%} ({rate.passed}/{rate.total})", style=style), rate.exercise, rate.test)
+        table.add_row(
+            Text(f"{rate.rate:4.0%} ({rate.passed}/{rate.total})", style=style),
+            Text(shown(rate.exercise)),
+            Text(shown(rate.test)),  # a parametrized id's brackets are not markup
+        )
     if failed_by_some:
         console.print(table)
     passed_by_all = len(stats.pass_rates) - len(failed_by_some)

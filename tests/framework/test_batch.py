@@ -51,7 +51,9 @@ def _hand_in(folder: Path, learners: dict[str, str]) -> Path:
     return folder
 
 
-def _batch(course_root: Path, submissions: Path, *, workers: int = 2, regrade: bool = False) -> BatchSummary:
+def _batch(
+    course_root: Path, submissions: Path, *, workers: int = 2, regrade: bool = False, exchange: bool = False
+) -> BatchSummary:
     course = load_course(course_root)
     request = BatchRequest(
         course=course,
@@ -60,6 +62,7 @@ def _batch(course_root: Path, submissions: Path, *, workers: int = 2, regrade: b
         gradebook=course_root / "grades.db",
         workers=workers,
         regrade=regrade,
+        nbgrader_exchange=exchange,
     )
     return grade_batch(request, listener=Recorder())
 
@@ -158,9 +161,11 @@ def test_nbgrader_exchange_layout_is_graded_with_its_timestamps(make_course: Mak
         folder = exchange / "submitted" / learner / "week1"
         folder.mkdir(parents=True)
         (folder / "basics.py").write_text(source)
+        edited = dt.datetime(2026, 11, 20, 23, 0, tzinfo=dt.timezone.utc).timestamp()  # before the stamp
+        os.utime(folder / "basics.py", (edited, edited))
         (folder / "timestamp.txt").write_text("2026-11-20 23:59:59.000000 UTC")
     (exchange / "submitted" / "cy").mkdir()  # a learner who submitted nothing for this week
-    entries = _by_learner(_batch(root, exchange))
+    entries = _by_learner(_batch(root, exchange, exchange=True))
     assert entries["ada"].points_earned == 3 and entries["ben"].points_earned == 1
     assert entries["ada"].submitted_at == dt.datetime(2026, 11, 20, 23, 59, 59, tzinfo=dt.timezone.utc)
     assert entries["cy"].status == "rejected" and "week1" in entries["cy"].reason

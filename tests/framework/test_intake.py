@@ -106,6 +106,16 @@ def run(course: Course, submissions: Path, work: Path) -> Discovery:
     return discover(submissions, course=course, week=course.weeks[0], work=work)
 
 
+GRADING_STARTED = dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def run_exchange(course: Course, submissions: Path, work: Path) -> Discovery:
+    """Discover with ``--nbgrader-exchange``, the grading started at ``GRADING_STARTED``."""
+    return discover(
+        submissions, course=course, week=course.weeks[0], work=work, nbgrader_exchange=True, started_at=GRADING_STARTED
+    )
+
+
 def by_learner(discovery: Discovery) -> dict[str, Intake]:
     return {each.learner: each for each in discovery.intakes}
 
@@ -209,14 +219,17 @@ def test_nbgraders_exchange_layout_is_read_with_the_assignment_named_by_the_week
     course: Course, submissions: Path, work: Path, assignment: str
 ) -> None:
     write_files(submissions / "submitted" / "alice" / assignment, {**BOTH, "timestamp.txt": NBGRADER_STAMP})
-    alice = by_learner(run(course, submissions, work))["alice"]
+    alice = by_learner(run_exchange(course, submissions, work))["alice"]
     assert graded_files(alice) == BOTH
     assert alice.source == f"submitted/alice/{assignment}"
 
 
 def test_nbgraders_timestamp_is_the_submission_time(course: Course, submissions: Path, work: Path) -> None:
-    write_files(submissions / "submitted" / "alice" / "week1", {**BOTH, "timestamp.txt": NBGRADER_STAMP + "\n"})
-    submitted_at = by_learner(run(course, submissions, work))["alice"].submitted_at
+    handed_in = write_files(
+        submissions / "submitted" / "alice" / "week1", {**BOTH, "timestamp.txt": NBGRADER_STAMP + "\n"}
+    )
+    at(dt.datetime(2026, 11, 20, 23, 50, tzinfo=UTC), handed_in / "information.py", handed_in / "losses.py")
+    submitted_at = by_learner(run_exchange(course, submissions, work))["alice"].submitted_at
     assert submitted_at == dt.datetime(2026, 11, 20, 23, 59, 59, 123456, tzinfo=UTC)
     assert submitted_at.utcoffset() == dt.timedelta(0)
 
@@ -226,16 +239,18 @@ def test_an_unreadable_nbgrader_timestamp_falls_back_to_the_file_time_with_a_not
 ) -> None:
     handed_in = write_files(submissions / "submitted" / "alice" / "week1", {**BOTH, "timestamp.txt": "yesterday"})
     moment = at(dt.datetime(2026, 11, 19, 10, 0, tzinfo=UTC), handed_in / "information.py", handed_in / "losses.py")
-    alice = by_learner(run(course, submissions, work))["alice"]
+    alice = by_learner(run_exchange(course, submissions, work))["alice"]
     assert alice.submitted_at == moment
-    assert alice.notes == ("timestamp.txt says 'yesterday', which is not a time; the file time was used",)
+    assert alice.notes == (
+        "timestamp.txt says 'yesterday', which is not a date and time with a UTC offset; the file time was used",
+    )
 
 
 def test_a_learner_without_the_assignment_folder_is_rejected_naming_it(
     course: Course, submissions: Path, work: Path
 ) -> None:
     write_files(submissions / "submitted", {"alice/week1/information.py": INFORMATION, "bob/week2/information.py": ""})
-    bob = by_learner(run(course, submissions, work))["bob"]
+    bob = by_learner(run_exchange(course, submissions, work))["bob"]
     assert not bob.gradable
     assert bob.problem == "nothing handed in: week1 does not exist"
     assert bob.source == "submitted/bob/week1"
