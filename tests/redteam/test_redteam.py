@@ -313,7 +313,19 @@ def test_every_attack_scores_zero(attacked: tuple, attack: str) -> None:  # type
         assert message, f"{attack}: {name} failed without saying why"
 
 
-@pytest.mark.parametrize("control", ["aa_control", "zz_control"])
+@pytest.mark.parametrize(
+    "control",
+    [
+        "aa_control",
+        pytest.param(
+            "zz_control",
+            marks=pytest.mark.skipif(
+                not HAS_BWRAP,
+                reason="without bubblewrap an attack graded before it can edit the course's test files (docs/integrity.md)",
+            ),
+        ),
+    ],
+)
 def test_correct_code_graded_before_and_after_the_attacks_keeps_full_marks(attacked: tuple, control: str) -> None:  # type: ignore[type-arg]
     assert outcomes(attacked[0], control) == {"test_answer": ("passed", ""), "test_answer_in_a_probe": ("passed", "")}
 
