@@ -18,6 +18,7 @@ from .build import stub_source
 
 _WEEK_ID: Final = re.compile(r"^week(\d+)$")
 _EXERCISE: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
+_TOPIC: Final = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 SOLUTION_TEMPLATE: Final = '''\
 """{title}: {name}.
@@ -94,8 +95,11 @@ new = "return x + factor"
 """
 
 
-def new_week(course: Course, *, week_id: str, title: str | None, after: str | None = None) -> list[Path]:
-    """Create a week's three folders with an example exercise and register it in course.toml."""
+def new_week(
+    course: Course, *, week_id: str, title: str | None, after: str | None = None, folder: str | None = None
+) -> list[Path]:
+    """Create a week's three folders with an example exercise and register it in course.toml;
+    the folder is ``weekNN_<topic>`` with ``folder``'s topic, or one made from the title."""
     match = _WEEK_ID.match(week_id)
     if not match:
         raise UsageError(f"'{week_id}' is not a week id; write it like week15")
@@ -105,7 +109,7 @@ def new_week(course: Course, *, week_id: str, title: str | None, after: str | No
     for week in course.weeks:
         if week.id == week_id or week.number == number:
             raise UsageError(f"{week.id} already exists ({week.title}); add an exercise with grade new {week.id}/NAME")
-    folder = f"week{number:02d}_{_slug(title)}"
+    folder = _folder(number, title, topic=folder)
     position = _insert_position(course, after)
     created = _write_exercise(course.root, course, folder=folder, title=title.strip(), name="example")
     _register(course.root / COURSE_FILE, week_id=week_id, folder=folder, title=title.strip(), position=position)
@@ -172,6 +176,21 @@ def _register(path: Path, *, week_id: str, folder: str, title: str, position: in
     weeks = document["weeks"]
     weeks.insert(position, table)
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
+
+
+def _folder(number: int, title: str, *, topic: str | None) -> str:
+    if topic is None:
+        return f"week{number:02d}_{_slug(title)}"
+    if not _TOPIC.match(topic):
+        raise UsageError(
+            f"--folder {topic!r}: give a folder name like week{number:02d}_generative (or just generative): "
+            "lowercase letters, digits and _"
+        )
+    prefix = f"week{number:02d}_"
+    named = topic if topic.startswith("week") else prefix + topic
+    if not named.startswith(prefix):
+        raise UsageError(f"--folder {topic!r} must start with {prefix} for {f'week{number}'}, or be just the topic")
+    return named
 
 
 def _slug(title: str) -> str:

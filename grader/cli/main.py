@@ -69,6 +69,11 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("--title", help="the new week's title (required for a new week)")
         parser.add_argument("--after", metavar="WEEK", help="insert the week after this one (default: last)")
+        parser.add_argument(
+            "--folder",
+            metavar="NAME",
+            help="the new week's folder, week15_diffusion or just diffusion (default: from the title)",
+        )
     if command == "batch":
         parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
         parser.add_argument(
@@ -220,7 +225,7 @@ def _new(args: argparse.Namespace, console: Console) -> int:
         week, exercise = args.what.split("/", 1)
         created = new_exercise(course, week=week, name=exercise)
     else:
-        created = new_week(course, week_id=args.what, title=args.title, after=args.after)
+        created = new_week(course, week_id=args.what, title=args.title, after=args.after, folder=args.folder)
     for path in created:
         console.print(Text(f"created {path.relative_to(course.root)}", style="green"))
     return EXIT_PASSED

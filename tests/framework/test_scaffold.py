@@ -54,6 +54,24 @@ def test_a_new_week_is_registered_keeping_comments_and_checks_out(make_course: M
     assert "0/4 points" in out and "scale() is not implemented yet" in out
 
 
+@pytest.mark.parametrize("folder", ["week12_generative", "generative"])
+def test_folder_names_the_new_week_instead_of_its_title(make_course: MakeCourse, folder: str) -> None:
+    root = make_course(course_toml=COMMENTED)
+    code, out = grade(
+        "new",
+        "week12",
+        "--title",
+        "Generative models: autoencoders and VAEs",
+        "--folder",
+        folder,
+        "--course",
+        str(root),
+    )
+    assert code == 0, out
+    assert load_course(root).resolve("week12").folder == "week12_generative"
+    assert (root / "tests" / "week12_generative" / "test_example.py").is_file()
+
+
 def test_after_inserts_the_week_in_order(make_course: MakeCourse) -> None:
     root = make_course(course_toml=COMMENTED)
     course = load_course(root)
@@ -80,6 +98,8 @@ def test_a_new_exercise_joins_an_existing_week(make_course: MakeCourse) -> None:
         (["new", "fifteen", "--title", "X"], "'fifteen' is not a week id; write it like week15"),
         (["new", "week15"], 'a new week needs a title: grade new week15 --title "..."'),
         (["new", "week1/Bad-Name"], "'Bad-Name' is not a module name"),
+        (["new", "week12", "--title", "X", "--folder", "week13_vae"], "--folder 'week13_vae' must start with week12_"),
+        (["new", "week12", "--title", "X", "--folder", "../out"], "--folder '../out': give a folder name like"),
     ],
 )
 def test_bad_requests_are_usage_errors(make_course: MakeCourse, argv: list[str], message: str) -> None:
