@@ -117,6 +117,9 @@ def _folder_problems(course: Course) -> list[str]:
     return problems
 
 
+_Job = Callable[["_Grader"], "WeekResult | MutantResult | None"]  # one submission graded by a checking thread
+
+
 class _WeekChecker:
     def __init__(self, course: Course, week: Week, workers: int, say: Progress) -> None:
         self.course = course
@@ -129,17 +132,18 @@ class _WeekChecker:
     def run(self) -> WeekCheck:
         mutants = self._load_mutants()
         with tempfile.TemporaryDirectory(prefix="grade-check-") as scratch:
-            jobs: list[Callable[[_Grader], object]] = [
-                lambda grader: self._grade(grader, self.course.solutions_dir, "solutions"),
-                lambda grader: self._grade(grader, self.course.exercises_dir, "exercises"),
+            jobs: list[_Job] = [
+                functools.partial(self._grade, root=self.course.solutions_dir, label="solutions"),
+                functools.partial(self._grade, root=self.course.exercises_dir, label="exercises"),
             ]
             jobs += [functools.partial(self._run_mutant, mutant=m, into=Path(scratch) / m.name) for m in mutants]
             solved, stubs, *mutant_results = self._run_jobs(jobs, Path(scratch))
-        self._check_stubs(stubs)  # type: ignore[arg-type]
-        if solved is not None:
-            self._check_reference(solved)  # type: ignore[arg-type]
-            self._check_exercises_have_tests(solved)  # type: ignore[arg-type]
-            self._check_hints(solved)  # type: ignore[arg-type]
+        if isinstance(stubs, WeekResult):
+            self._check_stubs(stubs)
+        if isinstance(solved, WeekResult):
+            self._check_reference(solved)
+            self._check_exercises_have_tests(solved)
+            self._check_hints(solved)
         self._check_build_in_sync()
         self._check_test_imports()
         self._check_tests_do_not_repeat_solutions()
@@ -149,10 +153,10 @@ class _WeekChecker:
 
     # -- grading runs -----------------------------------------------------------------------
 
-    def _run_jobs(self, jobs: list[Callable[[_Grader], object]], scratch: Path) -> list[object]:
+    def _run_jobs(self, jobs: list[_Job], scratch: Path) -> list[WeekResult | MutantResult | None]:
         """Run every job on ``self.workers`` warm workers (one pytest session each, a fresh
         sandbox per submission), in order of the list; each thread owns one worker."""
-        results: list[object] = [None] * len(jobs)
+        results: list[WeekResult | MutantResult | None] = [None] * len(jobs)
         queue = collections.deque(enumerate(jobs))
 
         def work() -> None:
@@ -172,7 +176,7 @@ class _WeekChecker:
                 future.result()
         return results
 
-    def _grade(self, grader: _Grader, root: Path, label: str) -> WeekResult | None:
+    def _grade(self, grader: _Grader, *, root: Path, label: str) -> WeekResult | None:
         try:
             return grader.grade(root, label)
         except GraderError as exc:
@@ -185,9 +189,7 @@ class _WeekChecker:
                 if not outcome.passed:
                     self.problems.append(f"the reference fails {outcome.info.id}: {outcome.status}: {outcome.message}")
 
-    def _check_stubs(self, result: WeekResult | None) -> None:
-        if result is None:
-            return
+    def _check_stubs(self, result: WeekResult) -> None:
         for exercise in result.exercises:
             for outcome in exercise.outcomes:
                 if outcome.status != "not_implemented":

@@ -315,6 +315,8 @@ class _CourseParser:
                     f"week '{week.id}' names folder '{week.folder}', but {folder} does not exist; "
                     f'create it or correct folder = "..."',
                 )
+        if not week.optional:
+            return
         modules = {path.stem for path in (folders["exercises"] / week.folder).glob("*.py")}
         for name in week.optional if modules else ():  # an empty placeholder folder (Gradescope's) holds none
             if name not in modules:
