@@ -252,18 +252,24 @@ def _status(pid: int, ended: dict[int, int]) -> int | None:
 _FIRST_USE_IMPORTS: Final = {"torch._dynamo": re.compile(r"\boptim\b|lr_scheduler|torch\.compile")}
 
 
-def first_use_imports(folders: list[Path]) -> list[str]:
+def first_use_imports(folders: list[Path]) -> tuple[str, ...]:
     """What the zygote should import ahead for the week whose tests and reference are in
     ``folders``: only what their code will need, since each import delays the first sandbox."""
     sources = [path.read_text(errors="replace") for folder in folders for path in sorted(folder.glob("*.py"))]
-    return [module for module, used in _FIRST_USE_IMPORTS.items() if any(used.search(text) for text in sources)]
+    return tuple(module for module, used in _FIRST_USE_IMPORTS.items() if any(used.search(text) for text in sources))
 
 
 class Zygote:
     """The trusted side's handle on the zygote process (the server above)."""
 
     def __init__(
-        self, process: Any, control: socket.socket, base: Path, confinement: str, hide: list[Path], preload: list[str]
+        self,
+        process: Any,
+        control: socket.socket,
+        base: Path,
+        confinement: str,
+        hide: list[Path],
+        preload: tuple[str, ...],
     ) -> None:
         self.preload = preload
         self._seq = 0  # the last request number: each spawn and stop takes the next one
@@ -275,7 +281,7 @@ class Zygote:
         self.hide = hide
 
     @classmethod
-    def start(cls, *, hide: list[Path], preload: list[str] = []) -> Zygote:  # noqa: B006 - never mutated
+    def start(cls, *, hide: list[Path], preload: tuple[str, ...] = ()) -> Zygote:
         """Start the zygote, under bubblewrap when it works here, with ``hide`` made invisible,
         importing ``preload`` (see ``first_use_imports``) before it forks."""
         import tempfile
