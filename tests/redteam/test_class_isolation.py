@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import shutil
+import site
 import subprocess
 import tempfile
 import textwrap
@@ -31,7 +32,7 @@ from grader.engine.sandbox.backend import copy_plain_files
 from ..framework.conftest import COURSE_TOML, SOLUTION, SUITE
 
 FOLDER = "week01_basics"
-MARKER = "grade-redteam-daemon-7f3a"  # in the command line of every process an attacker starts
+MARKER = "rt-daemon-7f3a"  # the name (comm) of every process an attacker starts, at most 15 characters
 
 HONEST = SOLUTION
 # {attack} runs inside double(); it sets ``won`` when the attack worked.
@@ -51,7 +52,8 @@ DAEMON = """\
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "{marker}"])
+            ctypes.CDLL(None).prctl(15, b"{marker}")  # PR_SET_NAME
+            time.sleep(600)
         os._exit(0)
 """
 
@@ -62,7 +64,9 @@ ATTACKS = {
     pid = libc.syscall(57)  # fork(2) on x86_64, behind Python's back
     if pid == 0:
         libc.setsid()
-        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "{marker}"])
+        libc.prctl(15, b"{marker}")
+        time.sleep(600)
+        os._exit(0)
 """,
     "plant_in_tmp": """\
     for folder in ("/tmp", "/dev/shm", "/var/tmp"):
@@ -127,6 +131,75 @@ ATTACKS = {
     "run_as_root": """\
     won = os.geteuid() == 0
 """,
+    "kill_every_process_it_can": """\
+    import signal
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+""",
+    "fork_bomb": """\
+    children, deadline = [], time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(600)
+            os._exit(0)
+        children.append(pid)
+""",
+    "see_other_processes": """\
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and b"pytest" in open(f"/proc/{{entry}}/cmdline", "rb").read():  # the grader
+                won = True
+        except OSError:
+            pass
+""",
+    "read_the_graders_environment": """\
+    won = "GRADE_REDTEAM_SECRET" in os.environ or any(
+        b"GRADE_REDTEAM_SECRET" in open(f"/proc/{{p}}/environ", "rb").read()
+        for p in os.listdir("/proc") if p.isdigit() and os.access(f"/proc/{{p}}/environ", os.R_OK)
+    )
+""",
+    "write_the_hidden_tests": """\
+    try:
+        with open({tests!r}, "a") as f:
+            f.write("\\n# planted\\n")
+        won = True
+    except OSError:
+        pass
+""",
+    "plant_a_pth_file_in_site_packages": """\
+    import site
+    for folder in site.getsitepackages():
+        try:
+            with open(os.path.join(folder, "zz_grade_redteam.pth"), "w") as f:
+                f.write("import os\\n")
+            won = True
+        except OSError:
+            pass
+""",
+    "become_root_again": """\
+    for attempt in (lambda: os.setuid(0), lambda: os.setresuid(0, 0, 0), lambda: os.setgid(0)):
+        try:
+            attempt()
+            won = True
+        except OSError:
+            pass
+""",
+    "unshare_then_undo_the_covers": """\
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000 | 0x00020000) == 0:  # a user and mount namespace of its own
+        for target in (b"/tmp", b"/root", b"/home", {course!r}.encode()):
+            libc.umount2(target, 2)
+        try:
+            won = "def test_double" in open({tests!r}).read()
+        except OSError:
+            pass
+""",
     "undo_the_covers": """\
     libc = ctypes.CDLL(None, use_errno=True)
     for target in (b"/tmp", b"/root", b"/home", {course!r}.encode()):
@@ -179,13 +252,19 @@ def _grade_the_class(base: Path) -> tuple[dict[str, float], list[str], dict, dic
         }
         write_files(subs / hostile / FOLDER, {"basics.py": HOSTILE.format(attack=code.format(**values))})
         names += [honest, hostile]
-    write_files(subs / f"{2 * len(ATTACKS):02d}_honest" / FOLDER, {"basics.py": HONEST})
-    names.append(f"{2 * len(ATTACKS):02d}_honest")
-    watched = [home / "sentinel.txt", tmp_sentinel]
+    last = 2 * len(ATTACKS)
+    write_files(subs / f"{last:02d}_honest" / FOLDER, {"basics.py": HONEST})
+    linked = subs / f"{last + 1:02d}_symlink_to_another_learners_file" / FOLDER
+    linked.mkdir(parents=True)
+    (linked / "basics.py").symlink_to(subs / f"{last:02d}_honest" / FOLDER / "basics.py")
+    write_files(subs / f"{last + 2:02d}_honest" / FOLDER, {"basics.py": HONEST})
+    names += [f"{last:02d}_honest", f"{last + 1:02d}_symlink_to_another_learners_file", f"{last + 2:02d}_honest"]
+    watched = [home / "sentinel.txt", tmp_sentinel, root / "tests" / FOLDER / "test_basics.py"]
     before = {p: digest(p) for p in watched}
     status_before = _git_status()
     environment = dict(os.environ)
     os.environ["HOME"] = str(home)
+    os.environ["GRADE_REDTEAM_SECRET"] = "an instructor's token"
     try:
         out = io.StringIO()
         console = Console(file=out, width=200, color_system=None)
@@ -196,6 +275,11 @@ def _grade_the_class(base: Path) -> tuple[dict[str, float], list[str], dict, dic
         os.environ.update(environment)
     with Gradebook.open(gradebook, create=False) as book:
         scores = {e.learner: e.points_earned for e in book.current("week1")}
+    planted = [Path(p) / "zz_grade_redteam.pth" for p in site.getsitepackages()]
+    for path in planted:
+        if path.exists():
+            path.unlink()
+            names.append(f"planted {path}")  # fails the honest-learner check, loudly
     survivors = _processes_with(MARKER)
     for pid in survivors:
         os.kill(pid, 9)
@@ -219,11 +303,22 @@ def _processes_with(marker: str) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
+                if (entry / "comm").read_text().strip() == marker:
                     found.append(int(entry.name))
             except OSError:
                 pass
     return found
+
+
+def _gone_within(marker: str, *, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _processes_with(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _git_status() -> str:
@@ -233,14 +328,14 @@ def _git_status() -> str:
 
 def test_every_honest_learner_keeps_full_marks(graded: tuple) -> None:  # type: ignore[type-arg]
     scores, _, _, extra = graded
-    honest = {name: scores.get(name) for name in extra["names"] if name.endswith("_honest")}
+    honest = {name: scores.get(name) for name in extra["names"] if name.endswith("_honest") or "planted" in name}
     assert honest == {name: 3 for name in honest}, extra["output"][-3000:]
 
 
-@pytest.mark.parametrize("attack", list(ATTACKS))
+@pytest.mark.parametrize("attack", [*ATTACKS, "symlink_to_another_learners_file"])
 def test_every_attack_earns_nothing(graded: tuple, attack: str) -> None:  # type: ignore[type-arg]
     scores, _, _, extra = graded
-    (name,) = [n for n in extra["names"] if n.endswith("_" + attack)]
+    (name,) = [n for n in extra["names"] if n.split("_", 1)[1] == attack]
     assert scores.get(name) == 0, (attack, extra["output"][-3000:])
 
 
@@ -263,3 +358,25 @@ def test_the_sandbox_copy_leaves_links_out_and_never_reads_through_them(tmp_path
     copy_plain_files(learner, tmp_path / "copy")
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["basics.py"]
 
+
+
+def test_nothing_a_submission_started_runs_once_it_is_graded(tmp_path: Path) -> None:
+    """Checked between two submissions of one warm worker, not only when the batch is over."""
+    from grader.core.course import load_course
+    from grader.engine.runner import GradeRequest
+    from grader.engine.warm import WarmWorker
+
+    course = load_course(_course(tmp_path / "course"))
+    week = course.weeks[0]
+    worker = WarmWorker(course, week, hide=(tmp_path,))
+    try:
+        for attack in ("daemon_double_fork", "daemon_raw_fork_syscall"):
+            hostile = HOSTILE.format(attack=ATTACKS[attack].format(marker=MARKER))
+            submission = write_files(tmp_path / attack / FOLDER, {"basics.py": hostile}).parent
+            result = worker.grade(GradeRequest(course=course, week=week, submission=submission, label=attack))
+            assert result.points_earned == 0
+            assert _gone_within(MARKER, seconds=1.0), attack  # the zygote ends a sandbox right after its job
+    finally:
+        worker.close()
+        for pid in _processes_with(MARKER):
+            os.kill(pid, 9)

@@ -36,6 +36,7 @@ def confine(settings: SpawnSettings) -> Path:
 
         confine_view(hide=view["hide"], keep=view["keep"], workdir=str(workdir))
     os.chdir(workdir)
+    _keep_only_plain_environment(workdir)
     output = os.open(workdir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -62,6 +63,22 @@ def confine(settings: SpawnSettings) -> Path:
     else:
         _drop_root(allowed=bool(settings.get("drop_root")))
     return workdir
+
+
+# What a sandbox keeps of the grading process's environment: how to find programs, speak and
+# compute.  Nothing else: an instructor's tokens and keys (AWS_*, GITHUB_TOKEN, a database URL)
+# must not reach learner code.
+_PLAIN_ENVIRONMENT: Final = ("PATH", "LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
+_PLAIN_PREFIXES: Final = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_")
+
+
+def _keep_only_plain_environment(workdir: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name not in _PLAIN_ENVIRONMENT and not name.startswith(_PLAIN_PREFIXES):
+            del os.environ[name]
+    os.environ.update({"HOME": str(workdir), "TMPDIR": "/tmp"})
 
 
 def _drop_root(*, allowed: bool) -> None:

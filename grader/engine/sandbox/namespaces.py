@@ -33,6 +33,7 @@ CLONE_NEWPID: Final = 0x20000000
 _MS_RDONLY: Final = 1
 _MS_NOSUID: Final = 2
 _MS_NODEV: Final = 4
+_MS_NOEXEC: Final = 8
 _MS_REMOUNT: Final = 32
 _MS_BIND: Final = 4096
 _MS_REC: Final = 16384
@@ -135,6 +136,7 @@ def confine_view(*, hide: list[str], keep: list[str], workdir: str) -> None:
     finally:
         for fd in held.values():
             os.close(fd)
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)  # its own processes, no one else's
 
 
 def _inside(path: str, folder: str) -> bool:
