@@ -192,7 +192,7 @@ def bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
     command += ["--new-session"]
-    hidden = [folder.resolve() for folder in hide if folder.is_dir()]  # files are the sandbox's to cover
+    hidden = [folder.resolve() for folder in hide if not folder.is_file()]  # a file is the sandbox's to cover
     visible = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {package})
     # A visible folder that contains a hidden one is mounted first, so the hiding still applies.
     outer = [v for v in visible if any(h == v or v in h.parents for h in hidden)]
