@@ -231,9 +231,11 @@ class _ColdWorker:
 
 
 def _gradebook_files(gradebook: Path) -> tuple[Path, ...]:
-    """The gradebook and SQLite's files beside it: no sandbox may read them (see namespaces.py)."""
+    """The gradebook and SQLite's files beside it (open in WAL mode while the batch grades): no
+    sandbox may read them (each covers them, see namespaces.py)."""
     book = gradebook.resolve()
-    return tuple(book.with_name(book.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+    files = (book.with_name(book.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+    return tuple(path for path in files if path.is_file())
 
 
 def _new_worker(request: BatchRequest, hide: tuple[Path, ...]) -> _Worker:
