@@ -104,7 +104,8 @@ def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSumma
                 listener.recorded(entry)
                 rejected += 1
         gradable = [i for i in todo if i.gradable]
-        for intake, result in _grade_all(request, gradable, hide=(work, request.submissions.resolve())):
+        private = (work, request.submissions.resolve(), *_gradebook_files(request.gradebook))
+        for intake, result in _grade_all(request, gradable, hide=private):
             entry = _entry(request.week, intake, suite, result)
             book.record(entry)
             listener.recorded(entry)
@@ -227,6 +228,14 @@ class _ColdWorker:
 
     def kill(self) -> None:
         """Nothing to kill from here: the running cold child ends within its suite's time limits."""
+
+
+def _gradebook_files(gradebook: Path) -> tuple[Path, ...]:
+    """The gradebook and SQLite's files beside it (open in WAL mode while the batch grades): no
+    sandbox may read them (each covers them, see namespaces.py)."""
+    book = gradebook.resolve()
+    files = (book.with_name(book.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+    return tuple(path for path in files if path.is_file())
 
 
 def _new_worker(request: BatchRequest, hide: tuple[Path, ...]) -> _Worker:

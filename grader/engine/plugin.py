@@ -143,7 +143,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.sandbox == "process":  # the zygote imports torch in parallel with collection
         hide = [config.rootpath, settings.reference.root, settings.student.root, *settings.hide]
         settings.zygote = Zygote.start(hide=hide, preload=first_use_imports(_week_folders(config, settings)))
-        settings.events.emit({"event": "confinement", "text": settings.zygote.confinement})
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
 
@@ -244,6 +243,8 @@ class Collector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         infos = [item.stash[_info_key] for item in session.items if _info_key in item.stash]
+        if self.settings.zygote is not None:  # it says how it confines once torch is imported: after collection
+            self.settings.events.emit({"event": "confinement", "text": self.settings.zygote.confinement})
         self.settings.events.emit({"event": "collected", "tests": [info_to_dict(i) for i in infos]})
 
     @pytest.hookimpl(tryfirst=True)

@@ -176,12 +176,21 @@ class SandboxSettings(TypedDict):
     max_processes: int
 
 
+class View(TypedDict):
+    """What a sandbox covers and what it binds back (``sandbox.namespaces.confine_view``)."""
+
+    hide: list[str]
+    keep: list[str]
+
+
 class SpawnSettings(SandboxSettings, total=False):
-    """One sandbox's settings: its week and private folder (backend), whether to drop root (zygote)."""
+    """One sandbox's settings: its week and private folder (backend), whether to drop root and
+    its view of the files where it has its own namespaces (zygote)."""
 
     week: str
     workdir: str
     drop_root: bool
+    view: View
 
 
 class SpawnMessage(TypedDict):

@@ -353,7 +353,6 @@ def test_the_attacks_fail_for_the_right_reasons(attacked: tuple) -> None:  # typ
         "tensor_subclass_that_lies": "bad_return",
         "object_dtype_array": "bad_return",
         "os_exit_mid_test": "crashed",
-        "sigkill_itself": "crashed",
         "segfault_through_ctypes": "crashed",
         "infinite_loop": "timeout",
         "swallow_the_timeout": "timeout",
@@ -362,6 +361,9 @@ def test_the_attacks_fail_for_the_right_reasons(attacked: tuple) -> None:  # typ
     }
     for attack, status in expect.items():
         assert outcomes(result, attack)["test_answer"][0] == status, (attack, outcomes(result, attack))
+    # A sandbox with its own PID namespace is its PID 1, and the kernel does not deliver to PID 1
+    # a signal it sends itself: the kill is then a no-op and the function returns None.
+    assert outcomes(result, "sigkill_itself")["test_answer"][0] in ("crashed", "failed")
 
 
 def test_python_stays_visible_without_uncovering_a_hidden_course(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import shutil
 import socket
 import textwrap
@@ -219,9 +220,7 @@ class ProcessBackend:
         workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.zygote.base))
         week = exercise[0]
         try:
-            shutil.copytree(
-                Path(self.settings["submission"]) / week, workdir / week, ignore=shutil.ignore_patterns("__pycache__")
-            )
+            copy_plain_files(Path(self.settings["submission"]) / week, workdir / week)
             give_to_nobody(workdir)
             settings: SpawnSettings = {**self.settings, "week": week, "workdir": str(workdir), "drop_root": False}
             channel, pid = self.zygote.spawn(settings)  # the zygote decides drop_root
@@ -300,8 +299,12 @@ class ProcessBackend:
         """`` at exercises/week/x.py:8``, from the fault handler's dump in the sandbox's output."""
         import re
 
-        try:
-            text = (sandbox.workdir / OUTPUT_FILE).read_text(errors="replace")[-32000:]
+        try:  # the sandbox may have replaced its output by a link: never follow it
+            fd = os.open(sandbox.workdir / OUTPUT_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as output:
+                size = os.fstat(output.fileno()).st_size
+                output.seek(max(0, size - 32000))
+                text = output.read(32000).decode(errors="replace")
         except OSError:
             return ""
         root = str(sandbox.workdir)
@@ -312,7 +315,39 @@ class ProcessBackend:
 
 
 def _remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)  # does not follow links planted inside
+
+
+MAX_COPIED_ENTRIES: Final = 10_000
+
+
+def copy_plain_files(source: Path, target: Path) -> None:
+    """Copy a learner's folder for a sandbox: folders and regular files only, never following a
+    link (a submission's link to /etc/shadow or to another learner's folder is left out, so the
+    trusted side never reads through it), at most ``MAX_COPIED_ENTRIES`` entries."""
+    target.mkdir(mode=0o700)
+    pending, copied = [(source, target)], 0
+    while pending:
+        here, there = pending.pop()
+        with os.scandir(here) as entries:
+            for entry in entries:
+                copied += 1
+                if copied > MAX_COPIED_ENTRIES or entry.name == "__pycache__":
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    (there / entry.name).mkdir(mode=0o700)
+                    pending.append((Path(entry.path), there / entry.name))
+                elif entry.is_file(follow_symlinks=False):
+                    _copy_file(Path(entry.path), there / entry.name)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # replaced by a link or a fifo since it was listed: left out
+    with os.fdopen(fd, "rb") as reading, open(target, "xb") as writing:
+        shutil.copyfileobj(reading, writing)
 
 
 def crash_message(code: int | None, *, what: str = "the sandbox") -> str:

@@ -30,7 +30,13 @@ def confine(settings: SpawnSettings) -> Path:
 
     os.setsid()  # its own process group: the zygote kills everything it starts at once
     workdir = Path(settings["workdir"])
+    view = settings.get("view")
+    if view is not None:  # PID 1 of its own namespaces (see namespaces.py): its own view of the files
+        from .namespaces import confine_view
+
+        confine_view(hide=view["hide"], keep=view["keep"], workdir=str(workdir))
     os.chdir(workdir)
+    _keep_only_plain_environment(workdir)
     output = os.open(workdir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -50,8 +56,29 @@ def confine(settings: SpawnSettings) -> Path:
             resource.setrlimit(kind, (value, value))
         except (ValueError, OSError):
             pass  # a limit this platform (or a root user, for NPROC) does not enforce
-    _drop_root(allowed=bool(settings.get("drop_root")))
+    if view is not None:
+        from .namespaces import drop_privileges
+
+        drop_privileges()
+    else:
+        _drop_root(allowed=bool(settings.get("drop_root")))
     return workdir
+
+
+# What a sandbox keeps of the grading process's environment: how to find programs, speak and
+# compute.  Nothing else: an instructor's tokens and keys (AWS_*, GITHUB_TOKEN, a database URL)
+# must not reach learner code.
+_PLAIN_ENVIRONMENT: Final = ("PATH", "LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
+_PLAIN_PREFIXES: Final = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_")
+
+
+def _keep_only_plain_environment(workdir: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name not in _PLAIN_ENVIRONMENT and not name.startswith(_PLAIN_PREFIXES):
+            del os.environ[name]
+    os.environ.update({"HOME": str(workdir), "TMPDIR": "/tmp"})
 
 
 def _drop_root(*, allowed: bool) -> None:
@@ -103,7 +130,7 @@ def give_to_nobody(folder: Path) -> None:
     if os.getuid() != 0:
         return
     for path in [folder, *folder.rglob("*")]:  # harmless where the sandbox stays root
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)  # a link is not followed, ever
 
 
 # glibc's allocator, tuned for short-lived processes that make tensors of a few MB: such buffers
@@ -165,7 +192,7 @@ def bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
     command += ["--new-session"]
-    hidden = [folder.resolve() for folder in hide]
+    hidden = [folder.resolve() for folder in hide if not folder.is_file()]  # a file is the sandbox's to cover
     visible = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {package})
     # A visible folder that contains a hidden one is mounted first, so the hiding still applies.
     outer = [v for v in visible if any(h == v or v in h.parents for h in hidden)]

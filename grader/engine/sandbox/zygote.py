@@ -23,14 +23,17 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from ..protocol import ControlMessage, ControlReply, SpawnMessage, SpawnSettings, StopMessage
+from ..protocol import ControlMessage, ControlReply, SpawnMessage, SpawnSettings, StopMessage, View
+from . import namespaces
 from .confinement import bwrap_command, bwrap_works, zygote_environment
 from .student import StudentCodeError
 
 
-def main(control_fd: int, preload: list[str]) -> None:
+def main(control_fd: int, config: dict[str, Any]) -> None:
+    """Serve the control channel ``control_fd``; ``config`` holds the modules to ``preload``, the
+    sandboxes' ``base`` folder and the folders they must not see (``hide``)."""
     import importlib
 
     import numpy  # noqa: F401 - imported once here, inherited by every sandbox
@@ -39,7 +42,7 @@ def main(control_fd: int, preload: list[str]) -> None:
     from . import student  # noqa: F401 - the server code, imported before any fork
 
     _warm_up(torch)
-    for module in preload:
+    for module in config["preload"]:
         try:
             importlib.import_module(module)
         except ImportError:  # another torch version: the sandboxes pay the import, if they need it
@@ -47,7 +50,13 @@ def main(control_fd: int, preload: list[str]) -> None:
 
     control = socket.socket(fileno=control_fd)
     ended: dict[int, int] = {}
-    can_drop_root = os.getuid() == 0 and _nobody_can_run_python()
+    base = config["base"]
+    view = _view(config["hide"], base)
+    need = [os.path.dirname(os.__file__), os.path.dirname(torch.__file__), str(_GRADER)]
+    namespaced = namespaces.probe(view["hide"], view["keep"], need) is None
+    can_drop_root = os.getuid() == 0 and (namespaced or _nobody_can_run_python())
+    _Spare.namespaced = namespaced
+    control.sendall(json.dumps({"seq": 0, "sandbox": _describe(namespaced, can_drop_root)}).encode() + b"\n")
     spare = _Spare.fork(control)
     requests = _Requests(control)
     while (received := requests.next()) is not None:
@@ -56,6 +65,8 @@ def main(control_fd: int, preload: list[str]) -> None:
         if request["op"] == "spawn":
             assert fd is not None, "a spawn request comes with its channel"
             request["settings"]["drop_root"] = can_drop_root
+            if namespaced:
+                request["settings"]["view"] = view
             if not spare.hand_over(request["settings"], fd):  # it died waiting: fork one now
                 spare = _Spare.fork(control)
                 spare.hand_over(request["settings"], fd)
@@ -63,14 +74,13 @@ def main(control_fd: int, preload: list[str]) -> None:
             os.close(fd)
             control.sendall(json.dumps({"seq": request["seq"], "pid": spare.pid}).encode() + b"\n")
             spare = _Spare.fork(control)  # after the reply: the fork is off the grading path
-        elif request["op"] == "stop":  # kill a sandbox's whole process group, reap it, say how it ended
-            _kill(request["pid"])
+        elif request["op"] == "stop":  # how a sandbox that stopped answering ended; kill it if it did not
             reply = {"seq": request["seq"], "status": _status(request["pid"], ended)}
             control.sendall(json.dumps(reply).encode() + b"\n")
         elif request["op"] == "end":  # a normal end: kill, remove its folder, reap later; no reply
             _kill(request["pid"])
             if request.get("workdir"):
-                _remove_workdir(request["workdir"])
+                _remove_workdir(request["workdir"], base)
 
 
 class _Requests:
@@ -108,13 +118,40 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _remove_workdir(path: str) -> None:
-    """Remove a sandbox's folder: only ever one made for a sandbox, inside the sandboxes' base."""
-    import shutil
-
+def _remove_workdir(path: str, base: str) -> None:
+    """Remove a sandbox's folder: only ever one made for a sandbox, inside the sandboxes' base
+    (``rmtree`` does not follow the links a sandbox may have planted in it)."""
     folder = Path(path)
-    if folder.name.startswith("sandbox-") and folder.parent.resolve() == Path.cwd().resolve():  # cwd: the base
+    if folder.name.startswith("sandbox-") and folder.parent == Path(base):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _describe(namespaced: bool, drops_root: bool) -> str:
+    """How each sandbox is confined here, for ``grade -v`` (the trusted side adds bubblewrap)."""
+    if namespaced:
+        who = "as nobody" if os.getuid() == 0 else "without capabilities"
+        return (
+            f"own PID and mount namespaces per exercise (private /tmp, course, class and home folders hidden), {who}"
+        )
+    if os.getuid() == 0:
+        return "as nobody" if drops_root else "as root, new processes refused at the Python level (no namespaces here)"
+    return "no namespaces here (a process it starts can outlive it until the time limit)"
+
+
+def _view(hide: list[str], base: str) -> View:
+    """What every sandbox covers (the course, the class, home folders, the other sandboxes'
+    folders) and what it binds back: Python, its packages and the grader, never a folder that
+    holds a hidden one (the course root is on the path, for the grader package inside it)."""
+    import sysconfig
+
+    home = os.path.expanduser("~")
+    covered = sorted({str(Path(p)) for p in [*hide, "/root", "/home", home, base] if p})
+    wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(_GRADER), *sysconfig.get_paths().values(), *sys.path}
+    keep = sorted(
+        str(Path(p)) for p in wanted
+        if p and os.path.isabs(p) and os.path.isdir(p) and not any(c == p or c.startswith(p.rstrip("/") + "/") for c in covered)
+    )  # fmt: skip
+    return {"hide": covered, "keep": keep}
 
 
 def _warm_up(torch: Any) -> None:
@@ -154,7 +191,11 @@ class _Spare:
 
     Forking a process that has imported torch takes about 4 ms (its page tables); done right
     after the previous spawn was answered, it overlaps with the tests instead of delaying them.
+    Where namespaces work (``namespaced``), the spare is the sandbox's keeper: it starts a PID
+    namespace whose PID 1 is the sandbox, and relays how it ended (see ``namespaces``).
     """
+
+    namespaced: ClassVar[bool] = False
 
     def __init__(self, pid: int, handle: socket.socket) -> None:
         self.pid = pid
@@ -168,10 +209,12 @@ class _Spare:
             theirs.close()
             return cls(pid, ours)
         code = 0
-        try:  # the sandbox-to-be
+        try:  # the sandbox-to-be, or its keeper
             control.close()
             ours.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            if cls.namespaced:
+                _keep(theirs)
             _serve_when_handed(theirs)
         except BaseException:  # noqa: BLE001 - a sandbox that cannot serve says why in its output
             import traceback
@@ -190,6 +233,19 @@ class _Spare:
         finally:
             self.handle.close()
         return True
+
+
+def _keep(theirs: socket.socket) -> None:
+    """In the keeper: start the sandbox as PID 1 of new namespaces and relay its end; only the
+    sandbox returns from here."""
+    os.setsid()  # the zygote kills the keeper's group; the sandbox makes its own session
+    namespaces.isolate_children()
+    sandbox = os.fork()
+    if sandbox == 0:
+        namespaces.become_init()
+        return
+    theirs.close()
+    namespaces.relay(sandbox)
 
 
 def _nobody_can_run_python() -> bool:
@@ -225,22 +281,30 @@ def _reap(ended: dict[int, int]) -> None:
 
 
 def _status(pid: int, ended: dict[int, int]) -> int | None:
-    """The exit code of a sandbox that ended, negative for a signal (None if it will not end)."""
-    if pid not in ended:
-        deadline, pause = time.monotonic() + 2.0, 0.0002
-        while True:  # the trusted side asks once the channel closed: it ends within moments
-            try:
-                done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if done:
-                ended[pid] = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.01)
-    return ended.pop(pid)
+    """The exit code of a sandbox that stopped answering, negative for a signal (None if it will
+    not end).  The trusted side asks once the channel closed: a crashed sandbox ends (and its
+    keeper relays how) within moments; one still running after that is killed."""
+    if pid not in ended and not _waited(pid, ended, 0.5):
+        _kill(pid)
+        _waited(pid, ended, 2.0)
+    return ended.pop(pid, None)
+
+
+def _waited(pid: int, ended: dict[int, int], seconds: float) -> bool:
+    """Whether the sandbox ``pid`` ended within ``seconds`` (its code is then in ``ended``)."""
+    deadline, pause = time.monotonic() + seconds, 0.0002
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return pid in ended
+        if done:
+            ended[pid] = os.waitstatus_to_exitcode(status)
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 # -- the trusted side's handle ------------------------------------------------------------------
@@ -277,7 +341,8 @@ class Zygote:
         self.control = control
         self.replies = control.makefile("rb")
         self.base = base  # sandboxes' working folders live here (the only writable place they see)
-        self.confinement = confinement
+        self.outer = confinement  # what wraps the zygote (bubblewrap or not); the zygote says the rest
+        self.inner = ""
         self.hide = hide
 
     @classmethod
@@ -297,15 +362,16 @@ class Zygote:
         import sys
 
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-m", "grader.engine.sandbox.zygote", str(theirs.fileno()), *self.preload]
-        self.confinement = "rlimits only (bubblewrap is not installed: your code could read the course's files)"
+        config = {"preload": list(self.preload), "base": str(self.base), "hide": [str(p) for p in self.hide]}
+        command = [sys.executable, "-P", "-m", "grader.engine.sandbox.zygote", str(theirs.fileno()), json.dumps(config)]
+        self.outer = "rlimits, no bubblewrap (not installed: no network isolation)"
         if shutil.which("bwrap") and bwrap_works():
             command = bwrap_command(hide=self.hide, base=self.base) + command
-            self.confinement = "bubblewrap (no network, private /tmp, course folders hidden) and rlimits"
+            self.outer = "bubblewrap (no network, read-only system, course folders hidden) and rlimits"
         self.process = subprocess.Popen(
             command,
             pass_fds=(theirs.fileno(),),
-            cwd=self.base,
+            cwd="/",  # never a folder a sandbox can write: the zygote imports lazily, too
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -315,6 +381,16 @@ class Zygote:
         theirs.close()
         self.control = ours
         self.replies = ours.makefile("rb")
+
+    @property
+    def confinement(self) -> str:
+        """How sandboxes are confined (waits for the zygote to say, once)."""
+        if not self.inner:
+            try:
+                self.inner = self._reply(0).get("sandbox", "") or "?"
+            except OSError:
+                self.inner = "unknown (the zygote did not start)"
+        return f"{self.outer}; each sandbox: {self.inner}"
 
     def spawn(self, settings: SpawnSettings) -> tuple[socket.socket, int]:
         """A new sandbox; a zygote that a sandbox managed to kill is started again, once."""
@@ -376,6 +452,8 @@ class Zygote:
                 reply: ControlReply = json.loads(line)
             except ValueError:
                 continue  # the rest of a line whose start an interrupted read consumed
+            if isinstance(reply, dict) and reply.get("seq") == 0 and "sandbox" in reply and not self.inner:
+                self.inner = str(reply["sandbox"])  # the zygote's hello, read on the way to a reply
             if isinstance(reply, dict) and reply.get("seq") == seq:
                 return reply
 
@@ -400,5 +478,7 @@ class Zygote:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+_GRADER: Final = Path(__file__).resolve().parents[2]  # the grader package, visible to every sandbox
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2:])
+    main(int(sys.argv[1]), json.loads(sys.argv[2]))
