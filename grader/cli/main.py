@@ -1,7 +1,8 @@
 """The ``grade`` command: argument parsing, one library call, rendering and an exit code.
 
-    grade                      every week, its points and your last score (same as grade list)
+    grade                      every week, its points, your best and last score (same as grade list)
     grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
+    grade history WEEK         every stored run of a week: its score and time, the best marked
 
 Instructors:
     grade build [WEEK]         regenerate exercises/ from solutions/ (nbgrader's ClearSolutions)
@@ -34,7 +35,7 @@ from ..core.version import __version__
 from . import report
 from .progress import BatchProgress, LiveProgress
 
-COMMANDS: Final = ("list", "build", "check", "new", "release", "batch", "export")
+COMMANDS: Final = ("list", "history", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
@@ -132,6 +133,15 @@ def _list_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _history_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade history", description="Show every stored run of a week, its score and time."
+    )
+    parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
+    _common(parser)
+    return parser
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course", type=Path, metavar="DIR", help="the course folder (default: found from here)")
     parser.add_argument("--version", action="version", version=f"grade {__version__}")
@@ -148,6 +158,8 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     try:
         if not argv or argv[0] == "list":
             return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] == "history":
+            return _history(_history_parser().parse_args(argv[1:]), console)
         if argv[0] in COMMANDS:
             args = _instructor_parser(argv[0]).parse_args(argv[1:])
             return _INSTRUCTOR_COMMANDS[argv[0]](args, console)
@@ -168,7 +180,15 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     course = open_course(args.course)
     with console.status("reading the test suites…"):
         found = overview(course=course)
-    report.render_course(console, found.course, found.suites, found.scores)
+    report.render_course(console, found.course, found.suites, found.history)
+    return EXIT_PASSED
+
+
+def _history(args: argparse.Namespace, console: Console) -> int:
+    from ..learner.grading import open_course, week_history
+
+    week, found = week_history(course=open_course(args.course), week=args.week)
+    report.render_history(console, week, found)
     return EXIT_PASSED
 
 

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.course import Course, find_course_root, load_course
+from ..core.course import Course, Week, find_course_root, load_course
 from ..core.errors import UsageError
 from ..core.manifest import load_held_back
 from ..core.results import TestInfo, WeekResult
@@ -54,21 +54,27 @@ def grade(request: GradeRequest, *, listener: Listener | None = None) -> WeekRes
 
 @dataclass(frozen=True)
 class Overview:
-    """What ``grade list`` shows: the course, what each week's suite is worth, the last scores."""
+    """What ``grade list`` shows: the course, what each week's suite is worth, the learner's runs."""
 
     course: Course
     suites: dict[str, tuple[TestInfo, ...]]
-    scores: dict[str, history.StoredScore]
+    history: dict[str, history.WeekHistory]
 
 
 def overview(*, course: Course) -> Overview:
-    """Every week's tests (cached in .grade/ until a suite changes) and the learner's last scores."""
+    """Every week's tests (cached in .grade/ until a suite changes) and the learner's runs."""
     fingerprint = history.suite_fingerprint(course.tests_dir)
     suites = history.load_suites(course.root, fingerprint)
     if suites is None or set(suites) != {w.id for w in course.weeks}:
         suites = collect_tests(course, course.weeks) if course.weeks else {}
         history.save_suites(course.root, fingerprint, suites)
-    return Overview(course=course, suites=suites, scores=history.load_scores(course.root))
+    return Overview(course=course, suites=suites, history=history.load_history(course.root))
+
+
+def week_history(*, course: Course, week: str) -> tuple[Week, history.WeekHistory | None]:
+    """The week and every stored run of it (None if it was never graded in full)."""
+    chosen = course.resolve(week)
+    return chosen, history.load_history(course.root).get(chosen.id)
 
 
 def _submission(course: Course, folder: str, *, path: Path | None, solutions: bool) -> tuple[Path, str]:
