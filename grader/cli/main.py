@@ -2,6 +2,7 @@
 
     grade                      every week, its points, your best and last score (same as grade list)
     grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
+    grade watch [WEEK]         grade again on every save; the score, the total and the next thing to fix
     grade history WEEK         every stored run of a week: its score and time, the best marked
 
 Instructors:
@@ -23,7 +24,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 from rich.text import Text
@@ -34,6 +35,9 @@ from ..core.text import shown
 from ..core.version import __version__
 from . import report
 from .progress import BatchProgress, LiveProgress
+
+if TYPE_CHECKING:
+    from ..learner.watch import WatchUpdate
 
 COMMANDS: Final = ("list", "history", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
@@ -133,6 +137,16 @@ def _list_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _watch_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade watch",
+        description="Grade a week again each time you save one of its exercise files; Ctrl-C to stop.",
+    )
+    parser.add_argument("week", nargs="?", help="the week (default: the first week that is not complete)")
+    _common(parser)
+    return parser
+
+
 def _history_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade history", description="Show every stored run of a week, its score and time."
@@ -158,6 +172,8 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     try:
         if not argv or argv[0] == "list":
             return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] == "watch":
+            return _watch(_watch_parser().parse_args(argv[1:]), console)
         if argv[0] == "history":
             return _history(_history_parser().parse_args(argv[1:]), console)
         if argv[0] in COMMANDS:
@@ -181,6 +197,39 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     with console.status("reading the test suites…"):
         found = overview(course=course)
     report.render_course(console, found.course, found.suites, found.history)
+    return EXIT_PASSED
+
+
+def _watch(args: argparse.Namespace, console: Console) -> int:
+    from ..learner.grading import open_course
+    from ..learner.watch import watch
+    from . import watch_view
+
+    course = open_course(args.course)
+    week = course.resolve(args.week) if args.week else None
+    last = None
+
+    def updated(update: WatchUpdate) -> None:
+        nonlocal last
+        last = update
+        watch_view.render_update(console, update)
+
+    try:
+        watch(
+            course,
+            week,
+            on_update=updated,
+            on_grading=lambda week, names: watch_view.render_grading(console, week, names),
+        )
+    except KeyboardInterrupt:
+        pass
+    stored = last.stored if last is not None else None
+    saved = (
+        f"; the last score, {report.points(stored.points_earned)}/{report.points(stored.points_possible)}, is saved"
+        if stored
+        else ""
+    )
+    console.print(Text(f"stopped watching{saved}", style="dim"))
     return EXIT_PASSED
 
 

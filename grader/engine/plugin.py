@@ -301,13 +301,24 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         for line in jobs:
             job: Job = json.loads(line)
             settings.switch_submission(Submission(Path(job["submission"]), job["label"]))
+            items = _job_items(session.items, job.get("exercise"))
+            settings.exercise_order = _exercise_order(items)
             settings.events.emit({"event": "job", "id": job["id"]})
-            for index, item in enumerate(session.items):
-                nextitem = session.items[index + 1] if index + 1 < len(session.items) else None
+            for index, item in enumerate(items):
+                nextitem = items[index + 1] if index + 1 < len(items) else None
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             settings.end_student()
             settings.events.emit({"event": "job_done", "id": job["id"]})
     return True
+
+
+def _job_items(items: list[pytest.Item], exercise: str | None) -> list[pytest.Item]:
+    """The tests of one job: every collected test, or those of the one exercise it names."""
+    if exercise is None:
+        return items
+    return [
+        item for item in items if (info := item.stash.get(_info_key, None)) is not None and info.exercise == exercise
+    ]
 
 
 @pytest.hookimpl(wrapper=True)
