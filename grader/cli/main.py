@@ -56,7 +56,12 @@ def _week_parser() -> argparse.ArgumentParser:
     parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--solutions", action="store_true", help="grade the reference solutions instead of exercises/")
-    what.add_argument("--path", type=Path, metavar="DIR", help="grade a folder laid out like exercises/")
+    what.add_argument(
+        "--path",
+        type=Path,
+        metavar="PATH",
+        help="grade a folder laid out like exercises/, a notebook (work.ipynb) or a folder of notebooks",
+    )
     parser.add_argument("--exercise", metavar="NAME", help="grade one exercise of the week, e.g. information")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (schema in README.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of your code for failures")
