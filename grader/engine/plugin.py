@@ -163,8 +163,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _read_settings(config: pytest.Config) -> Settings:
-    solutions, timeout = _course_defaults(config.rootpath)
-    student = Path(config.getoption("submission") or solutions).resolve()
+    solutions, exercises, timeout = _course_defaults(config.rootpath)
+    student = Path(config.getoption("submission") or _plain_pytest_student(solutions, exercises)).resolve()
     reference = Path(config.getoption("reference") or solutions).resolve()
     skip_file = config.getoption("grade_skip")
     skip = frozenset(json.loads(Path(skip_file).read_text())) if skip_file else frozenset()
@@ -183,17 +183,23 @@ def _read_settings(config: pytest.Config) -> Settings:
     )
 
 
-def _course_defaults(rootpath: Path) -> tuple[Path, float]:
-    """solutions/ and the per-test timeout from the course.toml above rootpath, if there is one."""
+def _plain_pytest_student(solutions: Path, exercises: Path) -> Path:
+    """What plain ``pytest`` (or an editor's test panel) runs the suites against: solutions/ in the
+    course's own repository; in a learner's release, which has none, the learner's exercises/."""
+    return solutions if solutions.is_dir() else exercises
+
+
+def _course_defaults(rootpath: Path) -> tuple[Path, Path, float]:
+    """solutions/, exercises/ and the per-test timeout from the course.toml above rootpath, if any."""
     try:
         root = find_course_root(rootpath)
     except CourseError:
-        return rootpath / "solutions", DEFAULT_TIMEOUT_S
+        return rootpath / "solutions", rootpath / "exercises", DEFAULT_TIMEOUT_S
     try:
         course = load_course(root)
     except CourseError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return course.solutions_dir, course.grading.timeout_s
+    return course.solutions_dir, course.exercises_dir, course.grading.timeout_s
 
 
 # -- collection -------------------------------------------------------------------------------
