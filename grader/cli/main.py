@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..core.errors import GraderError, UsageError
+from ..core.platforms import check_platform, platform_note
 from ..core.results import week_to_json
 from ..core.text import shown
 from ..core.version import __version__
@@ -138,6 +139,7 @@ _DESCRIPTIONS: Final = {
 
 def _list_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade list", description="Show every week, its points and your last score.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also say how your code is confined here")
     _common(parser)
     return parser
 
@@ -175,8 +177,11 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     console = console or Console()
     err_console = err_console or Console(stderr=True)
     try:
+        check_platform()
         if not argv or argv[0] == "list":
             return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] in ("-v", "--verbose"):  # grade -v: the course and how your code is confined here
+            return _list(_list_parser().parse_args(argv[1:] + ["--verbose"]), console)
         if argv[0] == "watch":
             return _watch(_watch_parser().parse_args(argv[1:]), console)
         if argv[0] == "history":
@@ -202,6 +207,8 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     with console.status("reading the test suites…"):
         found = overview(course=course)
     report.render_course(console, found.course, found.suites, found.history)
+    if args.verbose:
+        console.print(Text(platform_note(), style="dim"))
     return EXIT_PASSED
 
 
@@ -258,6 +265,8 @@ def _week(args: argparse.Namespace, console: Console) -> int:
         with LiveProgress(console, f"grading {request.week.id}") as live:
             result = grade(request, listener=live)
         report.render_week(console, result, verbose=args.verbose)
+        if args.verbose:
+            console.print(Text(platform_note(), style="dim"))
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
