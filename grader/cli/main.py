@@ -38,6 +38,7 @@ from . import report
 from .progress import BatchProgress, LiveProgress
 
 if TYPE_CHECKING:
+    from ..core.results import WeekResult
     from ..learner.watch import WatchUpdate
 
 COMMANDS: Final = ("list", "history", "build", "check", "new", "release", "batch", "export")
@@ -66,6 +67,11 @@ def _week_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exercise", metavar="NAME", help="grade one exercise of the week, e.g. information")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (schema in README.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of your code for failures")
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="draw each failed comparison of a function of one variable to .grade/plots/ (needs the plot extra)",
+    )
     _common(parser)
     return parser
 
@@ -257,6 +263,10 @@ def _week(args: argparse.Namespace, console: Console) -> int:
     from ..learner.grading import grade, open_course, plan
 
     course = open_course(args.course)
+    if args.plot:
+        from ..learner.plots import require_matplotlib
+
+        require_matplotlib()
     request = plan(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
     if args.json:
         result = grade(request)
@@ -267,7 +277,21 @@ def _week(args: argparse.Namespace, console: Console) -> int:
         report.render_week(console, result, verbose=args.verbose)
         if args.verbose:
             console.print(Text(platform_note(), style="dim"))
+    if args.plot:
+        _plots(console, course.root, result, quiet=args.json)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _plots(console: Console, root: Path, result: WeekResult, *, quiet: bool) -> None:
+    from ..learner.plots import PLOTS_DIR, write_plots
+
+    written = write_plots(result, root / PLOTS_DIR)
+    if quiet:  # --json: standard output is the JSON document alone
+        return
+    if not written:
+        console.print(Text("no failed comparison of a function of one variable to plot", style="dim"))
+    for path in written:
+        console.print(Text(f"plot: {path}", style="cyan"), highlight=False)
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:

@@ -28,7 +28,7 @@ from ..core.results import TestInfo, info_to_dict
 from . import transport
 from .events import EventStream
 from .markers import MARKERS, is_graded, read_test_info
-from .protocol import Job, LoadRequest, SandboxSettings
+from .protocol import Job, LoadRequest, ResultEvent, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
 from .sandbox.zygote import Zygote, first_use_imports
@@ -275,16 +275,18 @@ class Collector:
             return
         reports = self.phases.pop(report.nodeid)
         verdict = merge_phases(reports)
-        self.settings.events.emit(
-            {
-                "event": "result",
-                "id": report.nodeid,
-                "status": verdict.status,
-                "message": verdict.message,
-                "detail": verdict.detail,
-                "duration": sum(r.duration for r in reports),
-            }
-        )
+        result: ResultEvent = {
+            "event": "result",
+            "id": report.nodeid,
+            "status": verdict.status,
+            "message": verdict.message,
+            "detail": verdict.detail,
+            "duration": sum(r.duration for r in reports),
+        }
+        curve = next((c for r in reports if r.failed and (c := getattr(r, "grade_curve", None))), None)
+        if curve is not None and verdict.status == "failed":
+            result["curve"] = curve
+        self.settings.events.emit(result)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -374,6 +376,7 @@ def pytest_runtest_makereport(
     if _info_key in item.stash and report.failed and call.excinfo is not None:
         verdict = classify(call.excinfo.value)
         report.grade_verdict = verdict  # type: ignore[attr-defined]
+        report.grade_curve = getattr(call.excinfo.value, "grade_curve", None)  # type: ignore[attr-defined]
         if isinstance(call.excinfo.value, (StudentCodeError, TestTimeout)):
             detail = f"\n{verdict.detail}" if verdict.detail else ""
             report.longrepr = f"{verdict.status}: {verdict.message}{detail}"

@@ -65,6 +65,7 @@ class ResultEvent(TypedDict):
     message: str
     detail: str
     duration: float
+    curve: NotRequired[dict[str, Any]]  # assert_close(..., at=x) failed: results.Curve's fields
 
 
 class JobEvent(TypedDict):

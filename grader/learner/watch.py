@@ -150,7 +150,7 @@ def watch(
     try:
         from watchfiles import watch as watch_files
     except ImportError:
-        raise MissingExtraError("watchfiles", for_what="grade watch", install=WATCH_EXTRA) from None
+        raise MissingExtraError("watchfiles", for_what="grade watch", install=WATCH_EXTRA, tools="it") from None
     following = week is None
     session = WeekSession(course, week or first_incomplete_week(course))
     last: WatchUpdate | None = None
