@@ -94,7 +94,9 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}, cores: {os.cpu_count()}")
+    print(
+        f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}, cores: {os.cpu_count()}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as scratch:
         course_root = copy_course(Path(scratch))
         saves, first = save_times(course_root, args.week, args.exercise, args.saves)
