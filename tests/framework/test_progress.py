@@ -7,10 +7,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from grader.core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 from grader.learner import history
 
-from .conftest import SOLUTION, MakeCourse
+from .conftest import COURSE_TOML, SOLUTION, SUITE, MakeCourse
 from .test_cli import grade
 
 
@@ -64,12 +66,22 @@ def test_an_unreadable_history_is_set_aside_not_overwritten(tmp_path: Path) -> N
     assert history.load_history(tmp_path)["week1"].last.points_earned == 2
 
 
-def test_grade_list_shows_best_last_and_the_course_total(make_course: MakeCourse) -> None:
-    root = make_course({"basics": SOLUTION})
+@pytest.fixture(scope="module")
+def graded_twice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course whose week1 was graded at 3/3, then at 1/3 (a worse run), by the grade command."""
+    root = tmp_path_factory.mktemp("progress") / "course"
+    for kind, source in (("solutions", SOLUTION), ("exercises", SOLUTION), ("tests", SUITE.format(exercise="basics"))):
+        (root / kind / "week01_basics").mkdir(parents=True)
+        (root / kind / "week01_basics" / ("test_basics.py" if kind == "tests" else "basics.py")).write_text(source)
+    (root / "course.toml").write_text(COURSE_TOML.format(timeout=5))
     grade("week1", "--course", str(root))  # 3/3
     (root / "exercises" / "week01_basics" / "basics.py").write_text(SOLUTION.replace("2 * x", "3 * x"))
     grade("week1", "--course", str(root))  # 1/3: the last, not the best
-    code, out, _ = grade("list", "--course", str(root))
+    return root
+
+
+def test_grade_list_shows_best_last_and_the_course_total(graded_twice: Path) -> None:
+    code, out, _ = grade("list", "--course", str(graded_twice))
     assert code == 0
     row = next(line for line in out.splitlines() if line.strip().startswith("week1"))
     assert "3/3" in row and "1/3" in row
@@ -78,12 +90,8 @@ def test_grade_list_shows_best_last_and_the_course_total(make_course: MakeCourse
     assert "█" * 40 in out
 
 
-def test_grade_history_lists_every_run_with_its_time_and_marks_the_best(make_course: MakeCourse) -> None:
-    root = make_course({"basics": SOLUTION})
-    grade("week1", "--course", str(root))
-    (root / "exercises" / "week01_basics" / "basics.py").write_text(SOLUTION.replace("2 * x", "3 * x"))
-    grade("week1", "--course", str(root))
-    code, out, _ = grade("history", "basics", "--course", str(root))
+def test_grade_history_lists_every_run_with_its_time_and_marks_the_best(graded_twice: Path) -> None:
+    code, out, _ = grade("history", "basics", "--course", str(graded_twice))
     assert code == 0
     runs = [line for line in out.splitlines() if "/3" in line and ":" in line]
     assert len(runs) == 2
