@@ -58,3 +58,10 @@ def __getattr__(name: str) -> Any:
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name], __name__), name)
     raise AttributeError(f"module 'grader' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext grader`` in Jupyter: adds the ``%grade`` magic (grader/cli/notebook_magic.py)."""
+    from .cli.notebook_magic import register
+
+    register(ipython)

@@ -59,11 +59,14 @@ def assert_close(
     equal_nan: bool = False,
     what: str = "result",
     mistakes: Mapping[str, Any] | None = None,
+    at: Any = None,
 ) -> None:
     """Fail unless ``actual`` matches ``expected`` in kind, shape, dtype class and value.
 
     ``mistakes`` maps a message to a value a classic mistake would produce; when ``actual`` is
     wrong but close to one of them, the failure names that mistake instead of an error size.
+    ``at``: for a function of one variable applied elementwise, the inputs it was applied to (same
+    shape as ``expected``); a failure then carries the two curves for ``grade WEEK --plot``.
     """
     __tracebackhide__ = True
     problem = _difference(actual, expected, atol=atol, rtol=rtol, equal_nan=equal_nan, path=what)
@@ -71,8 +74,44 @@ def assert_close(
         return
     for message, wrong in (mistakes or {}).items():
         if _difference(actual, wrong, atol=atol, rtol=rtol, equal_nan=True, path=what) is None:
-            fail(message)
-    fail(problem)
+            problem = message
+            break
+    curve = _curve(at, actual, expected, what=what) if at is not None else None
+    if curve is None:
+        fail(problem)
+    failure = pytest.fail.Exception(problem, pytrace=False)
+    failure.grade_curve = curve  # type: ignore[attr-defined]  # read by the grading plugin
+    raise failure
+
+
+MAX_CURVE_POINTS: Final = 400  # what a failure carries for its plot, at most (the worst point always kept)
+
+
+def _curve(at: Any, actual: Any, expected: Any, *, what: str) -> dict[str, Any] | None:
+    """The learner's and the expected values against the inputs, sorted by input and bounded to
+    MAX_CURVE_POINTS (evenly spaced, plus the worst point); None unless all three are numeric
+    arrays of one shape."""
+    try:
+        x, got, want = (np.asarray(_numpy(v), dtype=np.float64).reshape(-1) for v in (at, actual, expected))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if not (x.size == got.size == want.size) or x.size == 0 or np.shape(_numpy(actual)) != np.shape(_numpy(expected)):
+        return None
+    gap = np.where(np.isnan(got) & np.isnan(want), 0.0, np.abs(got - want))
+    worst = int(np.argmax(np.where(np.isnan(gap), np.inf, gap)))  # NaN against a number, inf - inf: worst
+    keep = np.unique(np.append(np.linspace(0, x.size - 1, min(x.size, MAX_CURVE_POINTS - 1)).astype(int), worst))
+    keep = keep[np.argsort(x[keep], kind="stable")]
+    return {
+        "what": what[:200],
+        "x": x[keep].tolist(),
+        "got": got[keep].tolist(),
+        "want": want[keep].tolist(),
+        "worst": int(np.flatnonzero(keep == worst)[0]),
+    }
+
+
+def _numpy(value: Any) -> Any:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
 
 def is_close(actual: Any, expected: Any, *, atol: float | None = None, rtol: float | None = None) -> bool:

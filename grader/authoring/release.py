@@ -45,6 +45,8 @@ pip install -e .        # once
 grade                   # every week, its points and your last score
 grade week1             # grade your exercises/ for week 1 (also: grade 1, grade week01, grade <topic>)
 grade week1 -v          # with the traceback of your own code for each failure
+grade watch             # grade again on every save: the score and the next thing to fix
+pytest                  # the public tests against your exercises/ (also your editor's test panel)
 ```
 
 Each failing test says why in one line and gives a hint. {hidden_sentence}

@@ -35,9 +35,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from ..core.course import Course, Week, resolve_week
-from ..core.errors import CourseError, UsageError
-from .notebooks import write_notebook
+from ..core.course import Course, Week, exercise_names, resolve_week
+from ..core.errors import UsageError
+from ..engine.notebooks import UnreadableNotebook, write_notebook
 from .staging import KEPT_SUFFIXES, MAX_BYTES, Rejected, candidate_files, is_utf8, printable, stage, walk
 from .stamps import read_stamp
 
@@ -62,15 +62,6 @@ class Intake:
     @property
     def gradable(self) -> bool:
         return self.root is not None and not self.problem
-
-
-def exercise_names(course: Course, week: Week) -> tuple[str, ...]:
-    """The week's exercise modules, from the reference (or, in a release, the stubs)."""
-    for folder in (course.solutions_dir / week.folder, course.exercises_dir / week.folder):
-        names = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
-        if names:
-            return tuple(names)
-    raise CourseError(f"{week.id} has no exercise modules in {course.solutions_dir / week.folder}")
 
 
 @dataclass(frozen=True)
@@ -248,7 +239,7 @@ def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: We
             notes.append(f"{path.name} ignored: {path.stem}.py was handed in too")
             continue
         try:
-            notes += write_notebook(path, week_dir / f"{path.stem}.py")
+            notes += _write_notebook(path, week_dir / f"{path.stem}.py")
             found.add(path.stem)
         except Rejected as exc:
             notes.append(str(exc))
@@ -256,7 +247,7 @@ def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: We
     others = [p for p in files if p.suffix == ".ipynb" and p.stem not in exercises]
     if missing and len(others) == 1:  # one notebook for the whole week
         first = week_dir / f"{missing[0]}.py"
-        notes += write_notebook(others[0], first)
+        notes += _write_notebook(others[0], first)
         for exercise in missing[1:]:
             shutil.copyfile(first, week_dir / f"{exercise}.py")
         notes.append(f"{others[0].name} graded as {', '.join(e + '.py' for e in missing)}")
@@ -266,6 +257,13 @@ def _assemble(staged: Path, week_dir: Path, exercises: tuple[str, ...], week: We
     if missing:
         notes.append(f"missing {', '.join(m + '.py' for m in missing)}{_near_misses(files, missing)}")
     return notes
+
+
+def _write_notebook(notebook: Path, module: Path) -> list[str]:
+    try:
+        return write_notebook(notebook, module)
+    except UnreadableNotebook as exc:
+        raise Rejected(str(exc)) from None
 
 
 def _home_folder(files: list[Path], exercises: tuple[str, ...], week: Week) -> Path:

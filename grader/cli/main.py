@@ -1,7 +1,9 @@
 """The ``grade`` command: argument parsing, one library call, rendering and an exit code.
 
-    grade                      every week, its points and your last score (same as grade list)
+    grade                      every week, its points, your best and last score (same as grade list)
     grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
+    grade watch [WEEK]         grade again on every save; the score, the total and the next thing to fix
+    grade history WEEK         every stored run of a week: its score and time, the best marked
 
 Instructors:
     grade build [WEEK]         regenerate exercises/ from solutions/ (nbgrader's ClearSolutions)
@@ -22,19 +24,24 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 from rich.text import Text
 
 from ..core.errors import GraderError, UsageError
+from ..core.platforms import check_platform, platform_note
 from ..core.results import week_to_json
 from ..core.text import shown
 from ..core.version import __version__
 from . import report
 from .progress import BatchProgress, LiveProgress
 
-COMMANDS: Final = ("list", "build", "check", "new", "release", "batch", "export")
+if TYPE_CHECKING:
+    from ..core.results import WeekResult
+    from ..learner.watch import WatchUpdate
+
+COMMANDS: Final = ("list", "history", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
@@ -51,10 +58,20 @@ def _week_parser() -> argparse.ArgumentParser:
     parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--solutions", action="store_true", help="grade the reference solutions instead of exercises/")
-    what.add_argument("--path", type=Path, metavar="DIR", help="grade a folder laid out like exercises/")
+    what.add_argument(
+        "--path",
+        type=Path,
+        metavar="PATH",
+        help="grade a folder laid out like exercises/, a notebook (work.ipynb) or a folder of notebooks",
+    )
     parser.add_argument("--exercise", metavar="NAME", help="grade one exercise of the week, e.g. information")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (schema in README.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of your code for failures")
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="draw each failed comparison of a function of one variable to .grade/plots/ (needs the plot extra)",
+    )
     _common(parser)
     return parser
 
@@ -128,6 +145,26 @@ _DESCRIPTIONS: Final = {
 
 def _list_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade list", description="Show every week, its points and your last score.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also say how your code is confined here")
+    _common(parser)
+    return parser
+
+
+def _watch_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade watch",
+        description="Grade a week again each time you save one of its exercise files; Ctrl-C to stop.",
+    )
+    parser.add_argument("week", nargs="?", help="the week (default: the first week that is not complete)")
+    _common(parser)
+    return parser
+
+
+def _history_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade history", description="Show every stored run of a week, its score and time."
+    )
+    parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
     _common(parser)
     return parser
 
@@ -146,8 +183,15 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
     console = console or Console()
     err_console = err_console or Console(stderr=True)
     try:
+        check_platform()
         if not argv or argv[0] == "list":
             return _list(_list_parser().parse_args(argv[1:]), console)
+        if argv[0] in ("-v", "--verbose"):  # grade -v: the course and how your code is confined here
+            return _list(_list_parser().parse_args(argv[1:] + ["--verbose"]), console)
+        if argv[0] == "watch":
+            return _watch(_watch_parser().parse_args(argv[1:]), console)
+        if argv[0] == "history":
+            return _history(_history_parser().parse_args(argv[1:]), console)
         if argv[0] in COMMANDS:
             args = _instructor_parser(argv[0]).parse_args(argv[1:])
             return _INSTRUCTOR_COMMANDS[argv[0]](args, console)
@@ -168,7 +212,50 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     course = open_course(args.course)
     with console.status("reading the test suites…"):
         found = overview(course=course)
-    report.render_course(console, found.course, found.suites, found.scores)
+    report.render_course(console, found.course, found.suites, found.history)
+    if args.verbose:
+        console.print(Text(platform_note(), style="dim"))
+    return EXIT_PASSED
+
+
+def _watch(args: argparse.Namespace, console: Console) -> int:
+    from ..learner.grading import open_course
+    from ..learner.watch import watch
+    from . import watch_view
+
+    course = open_course(args.course)
+    week = course.resolve(args.week) if args.week else None
+    last = None
+
+    def updated(update: WatchUpdate) -> None:
+        nonlocal last
+        last = update
+        watch_view.render_update(console, update)
+
+    try:
+        watch(
+            course,
+            week,
+            on_update=updated,
+            on_grading=lambda week, names: watch_view.render_grading(console, week, names),
+        )
+    except KeyboardInterrupt:
+        pass
+    stored = last.stored if last is not None else None
+    saved = (
+        f"; the last score, {report.points(stored.points_earned)}/{report.points(stored.points_possible)}, is saved"
+        if stored
+        else ""
+    )
+    console.print(Text(f"stopped watching{saved}", style="dim"))
+    return EXIT_PASSED
+
+
+def _history(args: argparse.Namespace, console: Console) -> int:
+    from ..learner.grading import open_course, week_history
+
+    week, found = week_history(course=open_course(args.course), week=args.week)
+    report.render_history(console, week, found)
     return EXIT_PASSED
 
 
@@ -176,6 +263,10 @@ def _week(args: argparse.Namespace, console: Console) -> int:
     from ..learner.grading import grade, open_course, plan
 
     course = open_course(args.course)
+    if args.plot:
+        from ..learner.plots import require_matplotlib
+
+        require_matplotlib()
     request = plan(course=course, week=args.week, path=args.path, solutions=args.solutions, exercise=args.exercise)
     if args.json:
         result = grade(request)
@@ -184,7 +275,23 @@ def _week(args: argparse.Namespace, console: Console) -> int:
         with LiveProgress(console, f"grading {request.week.id}") as live:
             result = grade(request, listener=live)
         report.render_week(console, result, verbose=args.verbose)
+        if args.verbose:
+            console.print(Text(platform_note(), style="dim"))
+    if args.plot:
+        _plots(console, course.root, result, quiet=args.json)
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def _plots(console: Console, root: Path, result: WeekResult, *, quiet: bool) -> None:
+    from ..learner.plots import PLOTS_DIR, write_plots
+
+    written = write_plots(result, root / PLOTS_DIR)
+    if quiet:  # --json: standard output is the JSON document alone
+        return
+    if not written:
+        console.print(Text("no failed comparison of a function of one variable to plot", style="dim"))
+    for path in written:
+        console.print(Text(f"plot: {path}", style="cyan"), highlight=False)
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..authoring.check import CourseCheck, WeekCheck
     from ..authoring.release import ReleaseSummary
     from ..classroom.batch import BatchSummary
-    from ..core.course import Course
-    from ..learner.history import StoredScore
+    from ..core.course import Course, Week
+    from ..learner.history import StoredScore, WeekHistory
 
 _MARKS: Final = {
     "passed": ("✓", "green"),
@@ -141,37 +141,95 @@ def render_course(
     console: Console,
     course: Course,
     suites: dict[str, tuple[TestInfo, ...]],
-    scores: dict[str, StoredScore],
+    runs: dict[str, WeekHistory],
 ) -> None:
-    """Every week with its title, exercises, points possible and the learner's last score."""
+    """Every week with its title, exercises, points possible, the learner's best and last score,
+    then the course total and a progress bar (best scores over the required points)."""
     table = Table(title=course.title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     for name, justify in (
         ("week", "left"),
         ("title", "left"),
         ("exercises", "right"),
         ("points", "right"),
-        ("your last score", "right"),
+        ("best", "right"),
+        ("last", "right"),
         ("due", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    earned = possible = 0.0
     for week in course.weeks:
         tests = suites.get(week.id, ())
-        score = scores.get(week.id)
-        last = (
-            "—"
-            if score is None
-            else f"{points(score.points_earned)}/{points(score.points_possible)}  ({score.graded_at[:10]})"
-        )
+        found = runs.get(week.id)
+        possible += sum(t.points for t in tests if t.exercise not in week.optional)
+        earned += min(found.best.points_earned, found.best.points_possible) if found else 0.0
         table.add_row(
             week.id,
             week.title,
             str(len({t.exercise for t in tests})),
             _points_possible(tests, week.optional),
-            Text(last, style="green" if score and score.points_earned == score.points_possible else ""),
+            _score_cell(found.best if found else None, with_date=False),
+            _score_cell(found.last if found else None, with_date=True),
             week.due.strftime("%Y-%m-%d %H:%M") if week.due else "",
         )
     console.print(table)
-    console.print(Text("grade WEEK grades your exercises/ folder for that week, e.g. grade week5", style="dim"))
+    console.print(_course_progress(earned, possible))
+    console.print(
+        Text(
+            "grade WEEK grades your exercises/ folder for that week, e.g. grade week5; grade history WEEK lists its runs",
+            style="dim",
+        )
+    )
+
+
+def _score_cell(score: StoredScore | None, *, with_date: bool) -> Text:
+    if score is None:
+        return Text("—", style="dim")
+    text = f"{points(score.points_earned)}/{points(score.points_possible)}"
+    if with_date:
+        text += f"  ({score.graded_at[:10]})"
+    return Text(text, style="green" if score.complete else "")
+
+
+PROGRESS_WIDTH: Final = 40
+
+
+def _course_progress(earned: float, possible: float) -> Text:
+    """``course  ████████░░░░  123/1500 points (8%)``: the sum of every week's best score."""
+    share = earned / possible if possible else 0.0
+    filled = round(PROGRESS_WIDTH * share)
+    return Text.assemble(
+        ("course  ", "bold"),
+        ("█" * filled, "green"),
+        ("░" * (PROGRESS_WIDTH - filled), "dim"),
+        f"  {points(earned)}/{points(possible)} points ({share:.0%}) from each week's best run",
+    )
+
+
+def render_history(console: Console, week: Week, found: WeekHistory | None) -> None:
+    """Every stored run of a week, oldest first, the best one marked."""
+    if found is None:
+        console.print(Text(f"{week.id} has no stored run yet: grade {week.id} grades your exercises/", style="yellow"))
+        return
+    table = Table(title=f"{week.id}: {week.title}", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for name, justify in (("graded at", "left"), ("points", "right"), ("tests", "right"), ("by", "left"), ("", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    best = found.best
+    for run in found.runs:
+        table.add_row(
+            run.graded_at.replace("T", " "),
+            Text(f"{points(run.points_earned)}/{points(run.points_possible)}", style="green" if run.complete else ""),
+            f"{run.tests_passed}/{run.tests_total}",
+            shown(run.source),
+            Text("best", style="bold") if run is best else "",
+        )
+    console.print(table)
+    console.print(
+        Text(
+            f"{len(found.runs)} run(s); best {points(best.points_earned)}/{points(best.points_possible)}, "
+            f"last {points(found.last.points_earned)}/{points(found.last.points_possible)}",
+            style="dim",
+        )
+    )
 
 
 def _points_possible(tests: tuple[TestInfo, ...], optional: tuple[str, ...]) -> str:

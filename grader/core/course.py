@@ -96,6 +96,15 @@ def find_course_root(start: Path) -> Path:
     )
 
 
+def exercise_names(course: Course, week: Week) -> tuple[str, ...]:
+    """The week's exercise modules, from the reference (or, in a release, the stubs)."""
+    for folder in (course.solutions_dir / week.folder, course.exercises_dir / week.folder):
+        names = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+        if names:
+            return tuple(names)
+    raise CourseError(f"{week.id} has no exercise modules in {course.solutions_dir / week.folder}")
+
+
 def load_course(root: Path) -> Course:
     """Load and validate ``root/course.toml``; every problem is a CourseError naming file and line."""
     path = root / COURSE_FILE

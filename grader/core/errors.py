@@ -62,10 +62,10 @@ INSTRUCTOR_EXTRA: Final = 'pip install -e ".[instructor]"'
 class MissingExtraError(GraderError):
     """A command needs an optional extra that is not installed; the message names the install command."""
 
-    def __init__(self, needed: str, *, for_what: str, install: str = INSTRUCTOR_EXTRA) -> None:
-        super().__init__(
-            f"{for_what} needs {needed}, which is not installed; install the instructor tools with: {install}"
-        )
+    def __init__(
+        self, needed: str, *, for_what: str, install: str = INSTRUCTOR_EXTRA, tools: str = "the instructor tools"
+    ) -> None:
+        super().__init__(f"{for_what} needs {needed}, which is not installed; install {tools} with: {install}")
 
 
 class GradebookError(GraderError):

@@ -8,7 +8,7 @@ one-line message, so every way grading can go wrong is a value the report can sh
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 Status = Literal[
     "passed",  # every phase passed: the test's points are earned
@@ -46,6 +46,32 @@ class TestInfo:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A failed comparison of a function of one variable (``assert_close(..., at=x)``): the
+    learner's and the expected values at the test's inputs, for ``grade WEEK --plot``."""
+
+    what: str
+    x: tuple[float, ...]
+    got: tuple[float, ...]
+    want: tuple[float, ...]
+    worst: int  # index of the point farthest from the expected value
+
+    MAX_POINTS: ClassVar[int] = 1000  # a stream's curve may be no longer (testing sends at most 400)
+
+    @classmethod
+    def from_event(cls, data: Any) -> Curve | None:
+        """The curve of a result event, or None when it is missing or not a well-formed, bounded curve."""
+        try:
+            x, got, want = (tuple(float(v) for v in data[key]) for key in ("x", "got", "want"))
+            worst, what = int(data["worst"]), str(data["what"])[:200]
+        except (TypeError, KeyError, ValueError):
+            return None
+        if not 0 < len(x) == len(got) == len(want) <= cls.MAX_POINTS or not 0 <= worst < len(x):
+            return None
+        return cls(what, x, got, want, worst)
+
+
+@dataclass(frozen=True)
 class TestOutcome:
     """How one test ended for one submission."""
 
@@ -56,6 +82,7 @@ class TestOutcome:
     message: str = ""  # one line, in the learner's terms
     detail: str = ""  # the learner's frames of a traceback, for grade -v
     duration_s: float = 0.0
+    curve: Curve | None = None  # a failed comparison of a function of one variable, for grade --plot
 
     @property
     def points_earned(self) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Final, Literal, cast
 
 from ..core.errors import GradingError
-from ..core.results import STATUSES, Status, TestInfo, TestOutcome
+from ..core.results import STATUSES, Curve, Status, TestInfo, TestOutcome
 from .protocol import URGENT_EVENTS, Event, EventKind
 
 GRACE_S: Final = 3.0  # the child's own alarm fires at the limit; the kill comes this much later
@@ -263,5 +263,6 @@ class Follow:
         elif event["event"] == "result" and event["id"] in self.tests:
             status = cast(Status, event["status"]) if event["status"] in STATUSES else "error"
             info = self.tests[event["id"]]
-            self.on_outcome(TestOutcome(info, status, event["message"], event["detail"], event["duration"]))
+            curve = Curve.from_event(event["curve"]) if "curve" in event else None
+            self.on_outcome(TestOutcome(info, status, event["message"], event["detail"], event["duration"], curve))
             self.current = None

@@ -28,7 +28,7 @@ from ..core.results import TestInfo, info_to_dict
 from . import transport
 from .events import EventStream
 from .markers import MARKERS, is_graded, read_test_info
-from .protocol import Job, LoadRequest, SandboxSettings
+from .protocol import Job, LoadRequest, ResultEvent, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
 from .sandbox.zygote import Zygote, first_use_imports
@@ -162,8 +162,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _read_settings(config: pytest.Config) -> Settings:
-    solutions, timeout = _course_defaults(config.rootpath)
-    student = Path(config.getoption("submission") or solutions).resolve()
+    solutions, exercises, timeout = _course_defaults(config.rootpath)
+    student = Path(config.getoption("submission") or _plain_pytest_student(solutions, exercises)).resolve()
     reference = Path(config.getoption("reference") or solutions).resolve()
     skip_file = config.getoption("grade_skip")
     skip = frozenset(json.loads(Path(skip_file).read_text())) if skip_file else frozenset()
@@ -182,17 +182,23 @@ def _read_settings(config: pytest.Config) -> Settings:
     )
 
 
-def _course_defaults(rootpath: Path) -> tuple[Path, float]:
-    """solutions/ and the per-test timeout from the course.toml above rootpath, if there is one."""
+def _plain_pytest_student(solutions: Path, exercises: Path) -> Path:
+    """What plain ``pytest`` (or an editor's test panel) runs the suites against: solutions/ in the
+    course's own repository; in a learner's release, which has none, the learner's exercises/."""
+    return solutions if solutions.is_dir() else exercises
+
+
+def _course_defaults(rootpath: Path) -> tuple[Path, Path, float]:
+    """solutions/, exercises/ and the per-test timeout from the course.toml above rootpath, if any."""
     try:
         root = find_course_root(rootpath)
     except CourseError:
-        return rootpath / "solutions", DEFAULT_TIMEOUT_S
+        return rootpath / "solutions", rootpath / "exercises", DEFAULT_TIMEOUT_S
     try:
         course = load_course(root)
     except CourseError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return course.solutions_dir, course.grading.timeout_s
+    return course.solutions_dir, course.exercises_dir, course.grading.timeout_s
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -270,16 +276,18 @@ class Collector:
             return
         reports = self.phases.pop(report.nodeid)
         verdict = merge_phases(reports)
-        self.settings.events.emit(
-            {
-                "event": "result",
-                "id": report.nodeid,
-                "status": verdict.status,
-                "message": verdict.message,
-                "detail": verdict.detail,
-                "duration": sum(r.duration for r in reports),
-            }
-        )
+        result: ResultEvent = {
+            "event": "result",
+            "id": report.nodeid,
+            "status": verdict.status,
+            "message": verdict.message,
+            "detail": verdict.detail,
+            "duration": sum(r.duration for r in reports),
+        }
+        curve = next((c for r in reports if r.failed and (c := getattr(r, "grade_curve", None))), None)
+        if curve is not None and verdict.status == "failed":
+            result["curve"] = curve
+        self.settings.events.emit(result)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -302,13 +310,24 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         for line in jobs:
             job: Job = json.loads(line)
             settings.switch_submission(Submission(Path(job["submission"]), job["label"]))
+            items = _job_items(session.items, job.get("exercise"))
+            settings.exercise_order = _exercise_order(items)
             settings.events.emit({"event": "job", "id": job["id"]})
-            for index, item in enumerate(session.items):
-                nextitem = session.items[index + 1] if index + 1 < len(session.items) else None
+            for index, item in enumerate(items):
+                nextitem = items[index + 1] if index + 1 < len(items) else None
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             settings.end_student()
             settings.events.emit({"event": "job_done", "id": job["id"]})
     return True
+
+
+def _job_items(items: list[pytest.Item], exercise: str | None) -> list[pytest.Item]:
+    """The tests of one job: every collected test, or those of the one exercise it names."""
+    if exercise is None:
+        return items
+    return [
+        item for item in items if (info := item.stash.get(_info_key, None)) is not None and info.exercise == exercise
+    ]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -358,6 +377,7 @@ def pytest_runtest_makereport(
     if _info_key in item.stash and report.failed and call.excinfo is not None:
         verdict = classify(call.excinfo.value)
         report.grade_verdict = verdict  # type: ignore[attr-defined]
+        report.grade_curve = getattr(call.excinfo.value, "grade_curve", None)  # type: ignore[attr-defined]
         if isinstance(call.excinfo.value, (StudentCodeError, TestTimeout)):
             detail = f"\n{verdict.detail}" if verdict.detail else ""
             report.longrepr = f"{verdict.status}: {verdict.message}{detail}"

@@ -9,7 +9,7 @@ reader of each name the same type, and mypy checks both ends.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 # -- the grading child's event stream (plugin -> runner), one JSON line each ---------------------
 
@@ -65,6 +65,7 @@ class ResultEvent(TypedDict):
     message: str
     detail: str
     duration: float
+    curve: NotRequired[dict[str, Any]]  # assert_close(..., at=x) failed: results.Curve's fields
 
 
 class JobEvent(TypedDict):
@@ -111,6 +112,7 @@ class Job(TypedDict):
     id: int
     submission: str
     label: str
+    exercise: NotRequired[str]  # grade only this exercise's tests (grade watch: the file that changed)
 
 
 # -- requests a sandbox executes (trusted side -> StudentSide, through transport) -----------------

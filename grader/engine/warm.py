@@ -1,4 +1,4 @@
-"""The warm worker of ``grade batch``: one grading child that keeps torch, one week's suite and the
+"""The warm worker of ``grade batch``, ``grade check`` and ``grade watch``: one grading child that keeps torch, one week's suite and the
 reference loaded, and grades submission after submission sent to it as jobs."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from ..core.errors import GradingError, SuiteError
 from ..core.results import TestInfo, WeekResult
 from .events import Child, Follow
 from .protocol import Job
-from .runner import GradeRequest, Run, SilentListener, start_child
+from .runner import GradeRequest, Listener, Run, SilentListener, start_child
 
 
 class WarmWorker:
     """A grading child that keeps torch, one week's suite and the reference loaded, and grades
-    submission after submission (``grade batch``).
+    submission after submission (``grade batch``, ``grade check``), or one exercise of a
+    submission after another (``grade watch``: a request that names an exercise).
 
     Each job is followed with the same events and rules as a cold run.  Should the child die or
     stop answering in the middle of a submission, the outcomes already recorded stand, the rest
@@ -42,16 +43,17 @@ class WarmWorker:
         self._jobs_sent = 0
         self._killed = False
 
-    def grade(self, request: GradeRequest) -> WeekResult:
+    def grade(self, request: GradeRequest, *, listener: Listener | None = None) -> WeekResult:
         started = time.perf_counter()
-        run = Run(request, SilentListener())
+        run = Run(request, listener or SilentListener())
         if self._child is None or not self._send(request):
             self._discard()
             self._start(request.threads)
             if not self._send(request):
                 raise GradingError(f"the grading worker exited at once:\n{self._output_tail()}")
         assert self._child is not None
-        run.tests, run.confinement = dict(self._tests), self._confinement
+        run.tests = {k: i for k, i in self._tests.items() if request.exercise in (None, i.exercise)}
+        run.confinement = self._confinement
         finished = run.follow(self._child)
         if self._killed:
             raise GradingError("grading was stopped")
@@ -119,6 +121,8 @@ class WarmWorker:
             return False
         self._jobs_sent += 1
         job: Job = {"id": self._jobs_sent, "submission": str(request.submission), "label": request.label}
+        if request.exercise is not None:
+            job["exercise"] = request.exercise
         try:
             self._jobs.write(json.dumps(job) + "\n")
             self._jobs.flush()

@@ -1,17 +1,24 @@
-"""The learner's last score for each week, kept in ``.grade/`` at the course root (git-ignored).
+"""The learner's runs of each week, kept in ``.grade/`` at the course root (git-ignored).
 
-Written atomically (a temporary file renamed over the old one), so an interrupted ``grade``
-never leaves a half-written file; an unreadable file is set aside, never silently dropped.
+Every full-week grade of exercises/ is a run: its score and its time.  The best run is derived
+from all of them, so a worse run never hides a better one (a run of 40/86 used to replace 86/86).
+Written atomically (a temporary file renamed over the old one) under a lock, so an interrupted
+``grade`` never leaves a half-written file and ``grade watch`` and ``grade`` running side by side
+never lose each other's runs; an unreadable file is set aside, never silently dropped.  A
+``scores.json`` from before (one last score per week) is read as each week's first run.
 Also caches what each week's suite is worth, so ``grade list`` need not start torch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -20,13 +27,15 @@ from ..core.results import TestInfo, WeekResult
 from ..core.version import __version__
 
 STATE_DIR: Final = ".grade"
-SCORES_FILE: Final = "scores.json"
+HISTORY_FILE: Final = "history.json"
+LEGACY_SCORES_FILE: Final = "scores.json"  # one last score per week, before the history
 SUITES_FILE: Final = "suites.json"
+MAX_RUNS: Final = 1000  # per week; the oldest go first, but the best run is always kept
 
 
 @dataclass(frozen=True)
 class StoredScore:
-    """The last grade of a week's exercises/ folder."""
+    """One full-week grade of the learner's exercises/ folder."""
 
     week_id: str
     points_earned: float
@@ -34,34 +43,106 @@ class StoredScore:
     tests_passed: int
     tests_total: int
     graded_at: str  # ISO 8601, local time
+    source: str = "grade"  # what graded it: grade, watch or the notebook magic
+
+    @property
+    def share(self) -> float:
+        return self.points_earned / self.points_possible if self.points_possible else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.points_possible > 0 and self.points_earned >= self.points_possible
+
+
+@dataclass(frozen=True)
+class WeekHistory:
+    """Every stored run of one week, oldest first (never empty)."""
+
+    runs: tuple[StoredScore, ...]
+
+    @property
+    def last(self) -> StoredScore:
+        return self.runs[-1]
+
+    @property
+    def best(self) -> StoredScore:
+        """The run with the highest share of the points; of equal ones, the latest."""
+        return max(reversed(self.runs), key=lambda run: run.share)
+
+
+def load_history(root: Path) -> dict[str, WeekHistory]:
+    """Every week's runs (weeks never graded are absent)."""
+    return {week: WeekHistory(tuple(runs)) for week, runs in _load_runs(root).items() if runs}
 
 
 def load_scores(root: Path) -> dict[str, StoredScore]:
-    data = _read_json(root / STATE_DIR / SCORES_FILE)
-    scores = {}
-    for week_id, entry in data.items():
-        try:
-            scores[week_id] = StoredScore(**entry)
-        except TypeError:
-            continue
-    return scores
+    """Each week's last run."""
+    return {week: found.last for week, found in load_history(root).items()}
 
 
-def save_score(root: Path, result: WeekResult, *, now: dt.datetime | None = None) -> None:
-    """Remember ``result`` as the week's last score (only a full-week grade of exercises/ is stored)."""
-    path = root / STATE_DIR / SCORES_FILE
-    data = _read_json(path)
-    data[result.week_id] = asdict(
-        StoredScore(
-            week_id=result.week_id,
-            points_earned=result.points_earned,
-            points_possible=result.points_possible,
-            tests_passed=result.tests_passed,
-            tests_total=result.tests_total,
-            graded_at=(now or dt.datetime.now()).isoformat(timespec="seconds"),
-        )
+def save_score(root: Path, result: WeekResult, *, now: dt.datetime | None = None, source: str = "grade") -> StoredScore:
+    """Add ``result`` to the week's runs (only full-week grades of exercises/ are stored)."""
+    run = StoredScore(
+        week_id=result.week_id,
+        points_earned=result.points_earned,
+        points_possible=result.points_possible,
+        tests_passed=result.tests_passed,
+        tests_total=result.tests_total,
+        graded_at=(now or dt.datetime.now()).isoformat(timespec="seconds"),
+        source=source,
     )
-    _write_json(path, data)
+    with _locked(root):
+        runs = _load_runs(root)
+        kept = [*runs.get(result.week_id, ()), run]
+        runs[result.week_id] = _bounded(kept)
+        data = {"format": 2, "weeks": {week: [asdict(r) for r in found] for week, found in runs.items()}}
+        _write_json(root / STATE_DIR / HISTORY_FILE, data)
+    return run
+
+
+def _bounded(runs: list[StoredScore]) -> list[StoredScore]:
+    """At most MAX_RUNS runs: the oldest are dropped first, never the best."""
+    if len(runs) <= MAX_RUNS:
+        return runs
+    best = WeekHistory(tuple(runs)).best
+    recent = runs[-(MAX_RUNS - 1) :]
+    return recent if any(r is best for r in recent) else [best, *recent]
+
+
+def _load_runs(root: Path) -> dict[str, list[StoredScore]]:
+    data = _read_json(root / STATE_DIR / HISTORY_FILE)
+    runs: dict[str, list[StoredScore]] = {}
+    weeks = data.get("weeks")
+    for week, entries in (weeks if isinstance(weeks, dict) else {}).items():
+        runs[week] = [r for r in map(_score, entries if isinstance(entries, list) else []) if r is not None]
+    legacy = _read_json(root / STATE_DIR / LEGACY_SCORES_FILE)
+    for week, entry in legacy.items():
+        score = _score(entry)
+        if score is not None and not runs.get(week):
+            runs[week] = [score]
+    return runs
+
+
+def _score(entry: Any) -> StoredScore | None:
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return StoredScore(**{k: entry[k] for k in StoredScore.__dataclass_fields__ if k in entry})
+    except TypeError:
+        return None
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One writer of the history at a time (``grade watch`` and ``grade`` may run side by side)."""
+    folder = root / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "history.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def suite_fingerprint(tests_dir: Path) -> str:

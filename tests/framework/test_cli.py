@@ -71,8 +71,8 @@ def test_json_output_follows_the_documented_schema(make_course: MakeCourse) -> N
 def test_a_grade_of_exercises_is_stored_and_listed(make_course: MakeCourse) -> None:
     root = make_course()
     grade("week1", "--course", str(root))
-    stored = json.loads((root / ".grade" / "scores.json").read_text())
-    assert stored["week1"]["points_earned"] == 0 and stored["week1"]["points_possible"] == 3
+    (stored,) = json.loads((root / ".grade" / "history.json").read_text())["weeks"]["week1"]
+    assert stored["points_earned"] == 0 and stored["points_possible"] == 3
     code, out, _ = grade("list", "--course", str(root))
     assert code == 0
     assert "week1" in out and "Basics" in out and "0/3" in out
@@ -82,7 +82,8 @@ def test_grading_the_solutions_does_not_overwrite_the_learners_score(make_course
     root = make_course()
     grade("week1", "--course", str(root))
     grade("week1", "--solutions", "--course", str(root))
-    assert json.loads((root / ".grade" / "scores.json").read_text())["week1"]["points_earned"] == 0
+    (stored,) = json.loads((root / ".grade" / "history.json").read_text())["weeks"]["week1"]
+    assert stored["points_earned"] == 0
 
 
 def test_exercise_grades_one_exercise(make_course: MakeCourse) -> None:

@@ -164,6 +164,27 @@ def test_the_release_installs_and_grades_on_its_own(release: ReleaseSummary, tmp
     assert "double() is not implemented yet" in done.stdout
 
 
+def test_plain_pytest_in_the_release_runs_the_public_tests_against_the_learners_exercises(
+    release: ReleaseSummary,
+) -> None:
+    """What an editor's test panel does: ``pytest`` at the release's root (its own grader first on
+    the path).  No solutions/ there, so the learner's exercises/ are tested; hidden tests are absent."""
+    exercise = release.out / "exercises" / "week01_basics" / "basics.py"
+    stub = exercise.read_text()
+    pytest_here = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
+    try:
+        on_stubs = subprocess.run(pytest_here, cwd=release.out, capture_output=True, text=True)
+        exercise.write_text(SOLUTION)
+        solved = subprocess.run(pytest_here, cwd=release.out, capture_output=True, text=True)
+    finally:
+        exercise.write_text(stub)
+    assert "does not exist" not in on_stubs.stdout + on_stubs.stderr
+    assert on_stubs.returncode == 1 and "1 failed" in on_stubs.stdout, on_stubs.stdout
+    assert "double() is not implemented yet" in on_stubs.stdout
+    assert "test_total_is_hidden" not in on_stubs.stdout + solved.stdout
+    assert solved.returncode == 0 and "1 passed" in solved.stdout, solved.stdout
+
+
 def test_short_common_lines_leak_only_as_a_run(tmp_path: Path) -> None:
     from grader.authoring.release import leaks_in
 

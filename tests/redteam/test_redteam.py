@@ -132,6 +132,7 @@ ATTACKS: dict[str, str] = {
             grade = pathlib.Path("{course}/.grade")
             grade.mkdir(exist_ok=True)
             (grade / "scores.json").write_text(json.dumps({{"week1": {{"points_earned": 999}}}}))
+            (grade / "history.json").write_text(json.dumps({{"weeks": {{"week1": [{{"points_earned": 999}}]}}}}))
             pathlib.Path("{course}/tests/week01_target/test_zz_control.py").write_text("")
             return torch.zeros_like(x)
     """,

@@ -1,5 +1,9 @@
 """A notebook as a module: the definitions of its code cells (imports, functions, classes,
-assignments), so that importing it does not run its plots, prints, training runs or checks."""
+assignments), so that importing it does not run its plots, prints, training runs or checks.
+
+Used by ``grade batch`` (a class's notebooks), ``grade WEEK --path work.ipynb`` and the notebook
+magic ``%grade`` (the kernel's input history as cells); the module is then graded like any file,
+in the sandbox.  Neither reading nor writing runs any of the notebook's code."""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from pathlib import Path
 from typing import Final
 
 from ..core.errors import MissingExtraError
-from .staging import Rejected
 
 _FUTURE: Final = re.compile(r"^from __future__ import [\w, ]+$", re.MULTILINE)
+
+
+class UnreadableNotebook(Exception):
+    """A notebook that cannot be read or written as a module; the message says why."""
 
 
 def write_notebook(notebook: Path, module: Path) -> list[str]:
@@ -25,12 +32,17 @@ def write_notebook(notebook: Path, module: Path) -> list[str]:
     try:
         cells = nbformat.read(str(notebook), as_version=4).cells  # type: ignore[no-untyped-call]
     except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the submission's problem
-        raise Rejected(f"{notebook.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
-    parts, dropped = [f"# generated from {notebook.name} by grade batch: its definitions only\n"], 0
-    for number, cell in enumerate(cells, 1):
-        if cell.get("cell_type") != "code":
-            continue
-        code, left_out = _definitions(_without_magics(str(cell.get("source", ""))))
+        raise UnreadableNotebook(f"{notebook.name} is not a readable notebook ({type(exc).__name__}: {exc})") from None
+    sources = [(n, str(c.get("source", ""))) for n, c in enumerate(cells, 1) if c.get("cell_type") == "code"]
+    return write_cells(sources, module, name=notebook.name)
+
+
+def write_cells(cells: list[tuple[int, str]], module: Path, *, name: str) -> list[str]:
+    """Write the definitions of ``cells`` (number, source), in their order, as the module ``module``;
+    ``name`` is how the notebook is named in the module's header and the notes returned."""
+    parts, dropped = [f"# generated from {name} by grade: its definitions only\n"], 0
+    for number, source in cells:
+        code, left_out = _definitions(_without_magics(source))
         dropped += left_out
         parts.append(f"# --- cell {number} ---\n{code}\n")
     text = "\n".join(parts)
@@ -38,10 +50,8 @@ def write_notebook(notebook: Path, module: Path) -> list[str]:
     try:
         module.write_text("".join(f"{line}\n" for line in futures) + _FUTURE.sub("", text), encoding="utf-8")
     except UnicodeEncodeError:
-        raise Rejected(f"{notebook.name} contains text that is not valid Unicode; it cannot be graded") from None
-    return (
-        [f"{notebook.name}: {dropped} top-level statement(s) that are not definitions were left out"] if dropped else []
-    )
+        raise UnreadableNotebook(f"{name} contains text that is not valid Unicode; it cannot be graded") from None
+    return [f"{name}: {dropped} top-level statement(s) that are not definitions were left out"] if dropped else []
 
 
 def _without_magics(source: str) -> str:
@@ -68,6 +78,3 @@ def _definitions(source: str) -> tuple[str, int]:
         else:
             dropped += 1
     return "\n".join(out), dropped
-
-
-# -- when, and what ------------------------------------------------------------------------------
