@@ -273,3 +273,20 @@ def test_steps_per_epoch_counts_the_batches_of_minibatches(student):
                     f"n = {n}, batch_size = {batch_size}, drop_last = {drop_last}: steps_per_epoch() says {steps}, "
                     f"minibatches() yielded {len(batches)} batches"
                 )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "Above 2**53 a float cannot hold every integer, so n / batch_size rounds before the ceiling is taken: "
+    "count with integers only (// and %)."
+)
+def test_steps_per_epoch_is_exact_for_huge_n(student):
+    for n, batch_size in ((10**17 + 1, 10), (2**60 + 3, 4), (2**53 + 1, 1)):
+        for drop_last in (False, True):
+            want = n // batch_size if drop_last else -(-n // batch_size)  # Python ints: exact
+            got = student.steps_per_epoch(n, batch_size, drop_last=drop_last)
+            if got != want:
+                fail(
+                    f"steps_per_epoch({n}, {batch_size}, drop_last={drop_last}) returned {got!r}, expected {want}: "
+                    "off for a huge n (float division rounds above 2**53)"
+                )

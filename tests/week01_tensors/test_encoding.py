@@ -94,3 +94,14 @@ def test_one_hot_of_an_empty_batch_is_empty(student):
         if error is not None:
             fail(f"an empty batch of labels of shape {shape} raised {error[0]}: {error[1]}")
         assert_close(student.one_hot(labels, C), F.one_hot(labels, C), what=f"one_hot of labels of shape {shape}")
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The docstring promises a LongTensor, like F.one_hot: int64, not int32, bool or float.")
+def test_one_hot_returns_int64(student):
+    labels = rand_labels(6, num_classes=4, seed=53)
+    got = student.one_hot(labels, 4)
+    if not isinstance(got, torch.Tensor):
+        fail(f"one_hot must return a tensor, got {type(got).__name__}")
+    if got.dtype != torch.int64:
+        fail(f"one_hot returned {got.dtype} for {labels.dtype} labels; F.one_hot returns torch.int64 (a LongTensor)")

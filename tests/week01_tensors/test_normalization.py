@@ -155,6 +155,10 @@ def test_zscore_of_a_single_row_is_zeros_not_nan(student):
     x = features(1, 5, seed=5)
     got = student.zscore(x)
     if isinstance(got, torch.Tensor) and torch.isnan(got).any():
+        # Two causes give this NaN; a constant column of several rows (variance 0 either way) tells them apart.
+        constant = student.zscore(torch.full((4, 3), 2.5, dtype=torch.float64))
+        if isinstance(constant, torch.Tensor) and torch.isnan(constant).any():
+            fail("NaN for a single row: its variance is 0 (one value is its own mean), and without eps 0/0 is NaN")
         fail("NaN for a single row: the unbiased variance (or std) of one element is 0/0; divide by N, not N - 1")
     assert_close(got, torch.zeros(1, 5, dtype=torch.float64), atol=1e-6)
 
@@ -197,3 +201,35 @@ def test_normalization_takes_its_statistics_along_dim(student):
             what=f"zscore(x{call}) for x of shape (7, 5)",
             mistakes={wrong: zscore_numpy(x, other)},
         )
+
+
+# --- data far from 0, and exact dtypes ------------------------------------------------------------
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Far from 0, mean(x²) and mean(x)² agree in their first 16 digits, so their difference keeps none of the "
+    "variance: subtract the mean first, then average the squared deviations."
+)
+def test_zscore_is_exact_for_data_far_from_0(student):
+    # Compared with the learner's own zscore of the same data shifted to 0 (z-scores do not change under a
+    # shift), so that only the loss of digits far from 0 is judged here (the variance's N has its own tests).
+    x = randn(200, 3, seed=51) + 1e8  # a spread of about 1 around 1e8
+    got = student.zscore(x, dim=0)
+    if isinstance(got, torch.Tensor) and got.dtype != x.dtype:
+        fail(f"returned {got.dtype} for a {x.dtype} input; float32 cannot tell data around 1e8 apart to better than 8")
+    if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(x.shape) and not torch.isfinite(got).all():
+        fail("zscore of data around 1e8 gave inf or NaN: a negative or zero variance from mean(x²) − mean(x)²")
+    near_0 = student.zscore(x - 1e8, dim=0)
+    assert_close(got, near_0, atol=1e-6, rtol=1e-6, what="zscore of data around 1e8, compared with your zscore of the same data around 0")
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("Only integer inputs are converted; a floating input keeps its dtype (float64 stays float64).")
+@pytest.mark.parametrize("name", ["minmax_scale", "zscore"])
+def test_normalization_keeps_the_dtype_of_a_floating_input(student, name):
+    for dtype in (torch.float64, torch.float32):
+        x = randn(5, 4, seed=52, dtype=dtype)
+        got = getattr(student, name)(x, dim=0)
+        if isinstance(got, torch.Tensor) and got.dtype != x.dtype:
+            fail(f"{name} returned {got.dtype} for a {x.dtype} input; a floating input keeps its dtype")

@@ -310,6 +310,15 @@ def test_backward_on_b_is_a_plus_a_c_is_b_plus_b_gives_4(student):
 def test_backward_waits_for_every_consumer_of_a_shared_node(student):
     # micrograd issue #68: y = (c + d) + c·d with c = a + b and d = a·b, both used twice.
     got, want = student.run(_shared_intermediates), _shared_intermediates(TORCH)
+    # A gradient that is overwritten instead of accumulated also breaks this DAG: name that cause first.
+    points = [(1.5, -0.5)]
+    for expr in ("a * a", "a + a", "a * b + a"):
+        g, w = student.run(_evaluate, expr, points)[0], _evaluate(TORCH, expr, points)[0]
+        if not is_close(g["grad_a"], w["grad_a"]) and abs(g["grad_a"]) < abs(w["grad_a"]):
+            fail(
+                f"d({expr})/da = {g['grad_a']:.6g}, expected {w['grad_a']:.6g}: a gradient is overwritten where it "
+                "should be added to (see test_gradient_accumulates_for_a_value_used_twice), before any question of order"
+            )
     for name in ("a", "b"):
         if not is_close(got[name], want[name]):
             fail(

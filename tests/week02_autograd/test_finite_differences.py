@@ -125,3 +125,16 @@ def test_central_difference_works_on_a_transposed_x(student):
     base, weights = randn(4, 3, seed=12), randn(3, 4, seed=13)
     got = student.run(_on_transposed_x, base, weights)
     assert_close(got, _on_transposed_x(AUTOGRAD, base, weights), atol=1e-6, rtol=1e-6, what="gradient")
+
+
+# --- dtype ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The estimate has x's shape and dtype: allocate it like x (torch.zeros_like), not with a fixed dtype.")
+def test_central_difference_keeps_the_dtype_of_x(student):
+    for dtype in (torch.float32, torch.float64):
+        x = randn(2, 3, seed=41, dtype=dtype)
+        got = student.run(_central_difference, "cubes", x, 1e-2)
+        if isinstance(got, torch.Tensor) and got.dtype != x.dtype:
+            fail(f"returned {got.dtype} for a {x.dtype} x; the estimate must keep x's dtype")

@@ -174,3 +174,65 @@ def test_classify_critical_point_calls_a_zero_eigenvalue_degenerate(student):
         got, want = student.run(_classify, name, x), _classify(TORCH, name, x)
         if got != want:
             fail(f"{name} at 0 has a zero Hessian eigenvalue: the test is inconclusive ({want!r}), got {got!r}")
+
+
+# --- outputs that do not depend on x, and eigenvalues that are zero only up to rounding ---------
+
+
+def _independent_outputs(m, x):
+    functions = {
+        "constant": lambda t: torch.ones(3, dtype=t.dtype),  # does not require grad at all
+        "linear (Hessian)": lambda t: (torch.tensor([0.5, -2.0, 3.0], dtype=t.dtype) * t).sum(),
+    }
+    out = {}
+    for name, f in functions.items():
+        try:
+            out[name] = (m.hessian if name.endswith("(Hessian)") else m.jacobian)(f, x)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # a crash is the mistake this test names
+            out[name] = f"{type(error).__name__}: {error}".splitlines()[0][:160]
+    return out
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "An output that does not depend on x has a gradient of zero, although autograd may have nothing to "
+    "differentiate (the output does not require grad, or the gradient comes back as None): build a zero row then."
+)
+def test_jacobian_and_hessian_give_zeros_where_the_output_does_not_depend_on_x(student):
+    x = randn(3, seed=31)
+    got, want = student.run(_independent_outputs, x), _independent_outputs(TORCH, x)
+    for name in want:
+        if isinstance(got[name], str):
+            what = "Hessian" if name.endswith("(Hessian)") else "Jacobian"
+            fail(f"{what} of a {name.removesuffix(' (Hessian)')} function raised {got[name]}: expected zeros where the output does not depend on x")
+        assert_close(got[name], want[name], what=f"{name} function")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Rounding leaves eigenvalues like 1e-16 where the exact value is 0: compare with the tolerance `tol`, "
+    "never with exactly 0."
+)
+def test_classify_critical_point_treats_rounding_sized_eigenvalues_as_zero(student):
+    # (0.3·x + 0.6·y + 0.9·z)² has a rank-one Hessian: two eigenvalues are exactly 0, and in float64
+    # eigvalsh returns them as tiny nonzero numbers.
+    def f(t):
+        return (torch.tensor([0.3, 0.6, 0.9], dtype=t.dtype) @ t) ** 2
+
+    x = point(0.0, 0.0, 0.0)
+    H = torch_hessian(f, x)
+    eigenvalues = torch.linalg.eigvalsh((H + H.T) / 2)
+    tiny = (eigenvalues.abs() < 1e-12) & (eigenvalues != 0)
+    assert tiny.sum() >= 1 and (eigenvalues > 1).sum() == 1, "test design: rounding-sized eigenvalues"
+    got = student.run(_classify_rank_one, x)
+    if got != "degenerate":
+        fail(
+            f"(0.3x + 0.6y + 0.9z)² at 0 is 'degenerate' (eigenvalues {', '.join(f'{v:.2g}' for v in eigenvalues.tolist())}: "
+            f"two are 0 up to rounding), got {got!r}"
+        )
+
+
+def _classify_rank_one(m, x):
+    return m.classify_critical_point(lambda t: (torch.tensor([0.3, 0.6, 0.9], dtype=t.dtype) @ t) ** 2, x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.testing import assert_close, fail, randn
+from grader.testing import assert_close, fail, is_close, randn
 
 pytestmark = pytest.mark.exercise("features")
 
@@ -168,3 +168,69 @@ def test_select_degree_picks_the_true_degree(student, coefs, seed):
             "(degrees start at 0, and degree d has d + 1 coefficients)"
         )
     fail(f"chose degree {got} on data from a degree-{true_degree} polynomial, expected {true_degree}")
+
+
+# --- edge cases the docstrings promise --------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The features keep x's dtype: build the exponents (or anything you combine with x) in that dtype.")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_polynomial_features_keep_the_dtype_of_x(student, dtype):
+    x = randn(6, seed=20, dtype=dtype)
+    got = student.polynomial_features(x, 3)
+    if isinstance(got, torch.Tensor) and got.dtype != x.dtype:
+        fail(f"returned {got.dtype} for a {x.dtype} input; the features must keep x's dtype")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint(
+    "Features 1, x, ..., x^12 on [0, 1] are nearly dependent columns (condition number about 1e9): forming "
+    "FᵀF squares it beyond what float64 can hold. Solve the least-squares problem on the features themselves."
+)
+def test_fit_polynomial_is_stable_at_degree_12_on_0_1(student):
+    x_easy, y_easy, _, _ = polynomial_data([1.0, -2.0, 0.5, 3.0], seed=12, n_train=30)
+    if not is_close(student.fit_polynomial(x_easy, y_easy, 3), lstsq_fit(x_easy, y_easy, 3)):
+        fail(
+            "fit_polynomial is already wrong at degree 3 on well-spread data (see "
+            "test_fit_polynomial_matches_lstsq_on_the_vandermonde_matrix), so conditioning is not what goes wrong here"
+        )
+    x = torch.linspace(0, 1, 60, dtype=torch.float64)
+    y = torch.cos(4 * x) + randn(60, seed=21, scale=1e-4)
+    best = float((vander(x, 12) @ lstsq_fit(x, y, 12) - y).norm())
+    coef = student.fit_polynomial(x, y, 12)
+    if not isinstance(coef, torch.Tensor) or tuple(coef.shape) != (13,):
+        fail(f"fit_polynomial(x, y, 12) must return 13 coefficients, got {getattr(coef, 'shape', coef)!r}")
+    if not torch.isfinite(coef).all():
+        fail("fit_polynomial(x, y, 12) returned inf or NaN coefficients on an ill-conditioned design")
+    got = float((vander(x, 12) @ coef - y).norm())
+    if got > best * (1 + 1e-6):
+        fail(
+            f"residual {got / best - 1:.2g} (relative) above torch.linalg.lstsq's at degree 12 on [0, 1]: the fit lost digits "
+            "to the ill-conditioned features (normal equations or an explicit inverse?)"
+        )
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("The search range is 0, 1, ..., max_degree: both ends are candidates too.")
+@pytest.mark.parametrize(
+    "coefs, max_degree, seed", [([1.5], 4, 30), ([1.0, -2.0, 0.5, 3.0], 3, 2)], ids=["degree 0", "degree = max_degree"]
+)
+def test_select_degree_can_choose_either_end_of_the_range(student, coefs, max_degree, seed):
+    data = polynomial_data(coefs, seed)
+    true_degree = len(coefs) - 1
+    errors = validation_errors(*data, max_degree)
+    ranked = sorted(range(max_degree + 1), key=lambda d: errors[d])
+    assert ranked[0] == true_degree and errors[ranked[1]] > 1.02 * errors[ranked[0]], "test design: no clear winner"
+    got = as_int(student.select_degree(*data, max_degree))
+    if got == true_degree:
+        return
+    inside = polynomial_data([1.0, -1.0, 2.5], 1)  # true degree 2, well inside 0..8
+    if as_int(student.select_degree(*inside, MAX_DEGREE)) != 2:
+        fail(
+            "select_degree already misses a true degree inside the range (see test_select_degree_picks_the_true_degree), "
+            "so the ends of the range are not what goes wrong here"
+        )
+    if true_degree == max_degree:
+        fail(f"chose degree {got} with max_degree = {max_degree} on data from a degree-{max_degree} polynomial: is max_degree itself tried?")
+    fail(f"chose degree {got} on constant data (degree 0): is degree 0 (a constant fit) tried?")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.testing import assert_close, fail, randn
+from grader.testing import assert_close, fail, is_close, randn
 
 pytestmark = pytest.mark.exercise("least_squares")
 
@@ -139,6 +139,20 @@ def test_least_squares_is_stable_on_a_degree_12_vandermonde_design(student, fit_
     if got["error"]:
         fail(f"least_squares raised an error on an ill-conditioned (but full-rank) design: {got['error']}")
     w, b = returned_pair(got["result"], "least_squares")
+    # Shapes first, so that a broadcast (N, N) residual is never taken for lost digits.
+    if tuple(w.shape) != (X.shape[1],) or b.dim() != 0:
+        fail(
+            f"w of shape ({X.shape[1]},) and a 0-d b expected for y of shape (100,), got {tuple(w.shape)} and "
+            f"{tuple(b.shape)}: X @ w + b would broadcast instead of giving one prediction per example"
+        )
+    # Then a well-conditioned design: a solver that is wrong there has a problem other than conditioning.
+    X_easy, y_easy = regression_data(40, 4, None, seed=1)
+    easy = student.least_squares(X_easy, y_easy, fit_intercept)
+    if not is_close(easy, ols(X_easy, y_easy, fit_intercept), atol=1e-8, rtol=1e-6):
+        fail(
+            "least_squares is already wrong on a well-conditioned design (see test_least_squares_matches_torch_lstsq), "
+            "so conditioning is not what goes wrong here"
+        )
     excess = residual_norm(X, y, w, b) / best - 1
     if excess > 1:
         fail(
@@ -172,6 +186,12 @@ def test_least_squares_reaches_the_minimal_residual_when_a_column_is_duplicated(
     )
     if tuple(w.shape) != (5,) or b.dim() != 0:
         fail(f"w of shape (5,) and a 0-d b expected, got {tuple(w.shape)} and {tuple(b.shape)}")
+    X_easy, y_easy = regression_data(40, 4, None, seed=1)
+    if not is_close(student.least_squares(X_easy, y_easy, fit_intercept), ols(X_easy, y_easy, fit_intercept), atol=1e-8, rtol=1e-6):
+        fail(
+            "least_squares is already wrong on a design with independent columns (see test_least_squares_matches_torch_lstsq), "
+            "so the duplicated column is not what goes wrong here"
+        )
     if residual_norm(X, y, w, b) > best * (1 + 1e-8):
         fail("residual above the minimum when X has a duplicated column: the solver assumed independent columns")
 

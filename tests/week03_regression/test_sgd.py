@@ -196,3 +196,96 @@ def test_fit_linear_sgd_draws_its_order_from_the_given_generator_only(student):
             fail(f"two generators with the same seed gave different {part}")
     if torch.equal(first[0], other[0]):
         fail("generators with different seeds gave the same w: is the order of the examples drawn from the generator?")
+
+
+# --- batches that do not divide N, and the epoch loss over several batches ------------------------
+
+
+def repeated_example_run(x0: torch.Tensor, y0: float, lr: float, sizes: list[int], epochs: int):
+    """(w, b, epoch losses) of SGD on N copies of one example, for batch sizes `sizes` per epoch.
+
+    Every batch has the same mean loss and gradient as the single example, whatever the order, so
+    each batch is one gradient-descent step on (x0, y0); `scale(size)` lets a test rebuild a mistake.
+    """
+    w, b, losses = torch.zeros_like(x0), torch.zeros((), dtype=x0.dtype), []
+    for _ in range(epochs):
+        batch_losses = []
+        for size in sizes:
+            r = x0 @ w + b - y0
+            batch_losses.append((float(r**2), size))
+            w, b = w - lr * 2 * r * x0, b - lr * 2 * r
+        losses.append(batch_losses)
+    return w, b, losses
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint(
+    "With N = 50 and batches of 8, an epoch has 7 batches and the last holds 2 examples: its mean divides by 2. "
+    "An epoch's loss is the mean of its batches' losses, each taken before that batch's step."
+)
+def test_fit_linear_sgd_handles_a_last_smaller_batch_and_averages_the_epoch_loss(student):
+    x0 = randn(3, seed=8)
+    y0, n, batch_size, lr, epochs = 2.0, 50, 8, 0.05, 2
+    X, y = x0.repeat(n, 1), torch.full((n,), y0, dtype=torch.float64)
+    w, b, losses = unpack(student.run(_fit, X, y, lr, epochs, batch_size, 4))
+    if tuple(w.shape) != (3,) or b.dim() != 0:
+        fail(f"w of shape (3,) and a 0-d b expected, got {tuple(w.shape)} and {tuple(b.shape)}")
+    if len(losses) != epochs:
+        fail(f"{len(losses)} losses for {epochs} epochs: one per epoch expected")
+    sizes = [8] * 6 + [2]
+    want_w, want_b, per_batch = repeated_example_run(x0, y0, lr, sizes, epochs)
+    # First 48 examples, which batches of 8 divide evenly: a learner wrong there has another problem.
+    even_w, even_b, _ = unpack(student.run(_fit, X[:48], y[:48], lr, epochs, batch_size, 4))
+    if not is_close((even_w, even_b), repeated_example_run(x0, y0, lr, [8] * 6, epochs)[:2], rtol=1e-9, atol=1e-12):
+        fail(
+            "(w, b) is already wrong when batches of 8 divide N = 48 evenly (see the gradient-descent test): "
+            "the update rule itself is off, not the handling of the last batch"
+        )
+    # Mistakes, rebuilt from the same per-step arithmetic:
+    dropped_w, dropped_b, _ = repeated_example_run(x0, y0, lr, [8] * 6, epochs)
+    if not is_close((w, b), (want_w, want_b), rtol=1e-9, atol=1e-12):
+        if is_close((w, b), (dropped_w, dropped_b), rtol=1e-9, atol=1e-12):
+            fail("the last, smaller batch (2 of 50 examples) was skipped: every example is used once per epoch")
+        ww, bb = torch.zeros(3, dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+        for _ in range(epochs):
+            for size in sizes:
+                r = x0 @ ww + bb - y0
+                ww, bb = ww - lr * 2 * r * x0 * size / batch_size, bb - lr * 2 * r * size / batch_size
+        if is_close((w, b), (ww, bb), rtol=1e-9, atol=1e-12):
+            fail("the last batch's gradient was divided by batch_size (8), not by its own size (2)")
+        assert_close((w, b), (want_w, want_b), what="(w, b) after 2 epochs of 7 batches")
+    want = [sum(loss for loss, _ in epoch) / len(epoch) for epoch in per_batch]
+    # the loss after each step is the loss before the next one (and, at the end, at the returned w, b)
+    after = [loss for epoch in per_batch for loss, _ in epoch][1:] + [float((x0 @ want_w + want_b - y0) ** 2)]
+    assert_close(
+        torch.tensor(losses, dtype=torch.float64),
+        torch.tensor(want, dtype=torch.float64),
+        what="losses (one per epoch)",
+        rtol=1e-9,
+        atol=1e-12,
+        mistakes={
+            "the epoch's loss is its last batch's loss, not the mean over its batches": torch.tensor(
+                [epoch[-1][0] for epoch in per_batch], dtype=torch.float64
+            ),
+            "the epoch's loss is the sum of its batch losses, not their mean": torch.tensor(
+                [sum(loss for loss, _ in epoch) for epoch in per_batch], dtype=torch.float64
+            ),
+            "the epoch's loss is averaged over examples (weighted by batch size), not over batches": torch.tensor(
+                [sum(loss * size for loss, size in epoch) / n for epoch in per_batch], dtype=torch.float64
+            ),
+            "each batch's loss was measured after its step, not before": torch.tensor(
+                [sum(after[e * len(sizes) : (e + 1) * len(sizes)]) / len(sizes) for e in range(epochs)],
+                dtype=torch.float64,
+            ),
+        },
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("w and b start at zero in X's dtype and stay in it: create them from X (e.g. X.new_zeros).")
+def test_fit_linear_sgd_keeps_float32(student):
+    X, y, _, _ = synthetic(16, 2, seed=9, dtype=torch.float32)
+    w, b, _ = unpack(student.run(_fit, X, y, LR, 2, 4, 5))
+    for name, value in (("w", w), ("b", b)):
+        if value.dtype != X.dtype:
+            fail(f"{name} is {value.dtype} for a {X.dtype} X; it must keep X's dtype")

@@ -271,3 +271,17 @@ def test_softmax_and_log_softmax_gradients_match_torch(student, name):
         if got is None:
             fail(f"{name}: no gradient reached the input; the computation left autograd somewhere")
         assert_close(got, leaf.grad, what=f"gradient of {name}(x, dim={dim}) for x of shape {shape}")
+
+
+# --- exact dtypes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The result keeps the input's dtype: float32 logits give float32 probabilities, float64 give float64.")
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_and_log_softmax_keep_the_dtype_of_x(student, name):
+    for dtype in (torch.float32, torch.float64):
+        x = randn(4, 5, seed=61, dtype=dtype)
+        got = getattr(student, name)(x, dim=-1)
+        if isinstance(got, torch.Tensor) and got.dtype != x.dtype:
+            fail(f"{name} returned {got.dtype} for a {x.dtype} input; keep the input's dtype")

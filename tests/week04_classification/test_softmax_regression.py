@@ -227,3 +227,71 @@ def test_softmax_regression_is_deterministic_given_the_generator(student):
             "global random state, not from `generator`"
         )
     assert_close(second, first, rtol=0, atol=0, what="(W, b) of a second run with the same generator seed")
+
+
+# --- the update rule itself, not only the accuracy it reaches -------------------------------------
+
+
+def _one_epoch_from_the_same_start(m, X, y, num_classes, lr, seed):
+    """(W, b) after one epoch at lr = 0 (the initialization) and at `lr`, from the same seed."""
+    start = m.train_softmax_regression(X, y, num_classes, 0.0, 1, torch.Generator().manual_seed(seed))
+    after = m.train_softmax_regression(X, y, num_classes, lr, 1, torch.Generator().manual_seed(seed))
+    return {"start": start, "after": after}
+
+
+def steps_on_one_example(W, b, x0, label, lr, k, *, update_b=True, sign=1.0):
+    """k gradient-descent steps on the cross-entropy of the single example (x0, label)."""
+    for _ in range(k):
+        W, b = W.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()
+        loss = torch.nn.functional.cross_entropy((x0 @ W + b).unsqueeze(0), torch.tensor([label]))
+        dW, db = torch.autograd.grad(loss, (W, b))
+        W, b = W - sign * lr * dW, (b - sign * lr * db) if update_b else b
+    return W.detach(), b.detach()
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint(
+    "One step is W ← W − lr·∂L/∂W with L the MEAN cross-entropy over the (mini)batch, ∂L/∂logits = "
+    "(softmax − one-hot) / batch size; b takes its own step. A sum or a wrong sign can still end accurate."
+)
+def test_softmax_regression_steps_down_the_gradient_of_the_mean_loss(student):
+    # 30 copies of one example: every (mini)batch has that example's gradient, whatever the shuffling or
+    # the batch size, so one epoch is k gradient-descent steps on the one example, for some k in 1..30.
+    n, lr, label = 30, 0.5, 1
+    x0 = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    X, y = x0.repeat(n, 1), torch.full((n,), label)
+    got = student.run(_one_epoch_from_the_same_start, X, y, 3, lr, 7)
+    (W0, b0), (W, b) = got["start"], got["after"]
+    if tuple(W.shape) != (3, 3) or tuple(b.shape) != (3,):
+        fail(f"W of shape (3, 3) and b of shape (3,) expected, got {tuple(W.shape)} and {tuple(b.shape)}")
+    for k in range(1, n + 1):
+        if is_close((W, b), steps_on_one_example(W0, b0, x0, label, lr, k), rtol=1e-6, atol=1e-9):
+            return
+    candidates = {
+        "one step of lr·N: the gradient was summed over the batch, not averaged (a step 30× too long)": (
+            steps_on_one_example(W0, b0, x0, label, lr * n, 1)
+        ),
+    }
+    for message, wrong in candidates.items():
+        if is_close((W, b), wrong, rtol=1e-6, atol=1e-9):
+            fail(message)
+    for k in range(1, n + 1):
+        if is_close((W, b), steps_on_one_example(W0, b0, x0, label, lr, k, sign=-1.0), rtol=1e-6, atol=1e-9):
+            fail("W and b moved up the gradient: the step must go against ∂L/∂W")
+        if is_close(W, steps_on_one_example(W0, b0, x0, label, lr, k)[0], rtol=1e-6, atol=1e-9):
+            fail("W follows the gradient but b does not: b never moved, or moved with the wrong gradient")
+    fail(
+        "after one epoch on 30 copies of one example, (W, b) is not k gradient-descent steps of lr on that example "
+        "for any k: check ∂L/∂logits = (softmax − one-hot) / batch size and the chain rule to W and b"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("W and b are of X's dtype: create them like X (X.new_zeros, or dtype=X.dtype).")
+def test_softmax_regression_keeps_float32(student):
+    X, y = blobs(three_blob_centers(), [10, 10, 10], seed=8)
+    X = X.float()
+    W, b = student.run(_one_epoch_from_the_same_start, X, y, 3, 0.1, 3)["after"]
+    for name, value in (("W", W), ("b", b)):
+        if value.dtype != X.dtype:
+            fail(f"{name} is {value.dtype} for a {X.dtype} X; it must keep X's dtype")

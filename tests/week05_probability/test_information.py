@@ -93,11 +93,21 @@ def test_entropy_matches_torch_categorical(student, shape):
 @pytest.mark.points(2)
 @pytest.mark.hint("What is log(0) in floating point, and what is 0 times it? By convention 0·log 0 = 0.")
 def test_entropy_treats_0_log_0_as_0(student):
+    # Compared with the learner's own entropy of the same rows with the zero entries left out, so
+    # that only the handling of zeros is judged here (a wrong base or sign fails its own tests).
     p = torch.cat([rand_distribution(6, 5, seed=3, zeros=2), torch.tensor([[0.5, 0.5, 0.0, 0.0, 0.0]])])
     got = student.entropy(p)
     if isinstance(got, torch.Tensor) and torch.isnan(got).any():
         fail("NaN when a probability is exactly 0: by convention 0·log 0 = 0")
-    assert_close(got, categorical_entropy(p))
+    without_zeros = student.entropy(p[:6][p[:6] > 0].reshape(6, 3))
+    if not isinstance(without_zeros, torch.Tensor) or tuple(without_zeros.shape) != (6,):
+        fail(f"entropy of 6 rows should have shape (6,), got {getattr(without_zeros, 'shape', without_zeros)!r}")
+    half_half = student.entropy(torch.tensor([0.5, 0.5], dtype=torch.float64))
+    assert_close(
+        got,
+        torch.cat([without_zeros, torch.as_tensor(half_half).reshape(1)]),
+        what="entropy of rows with zeros, compared with your entropy of the same rows without the zero entries",
+    )
 
 
 @pytest.mark.points(1)
@@ -125,9 +135,14 @@ def test_entropy_of_uniform_over_k_outcomes_is_log_k_in_nats_and_in_bits(student
 @pytest.mark.points(1)
 @pytest.mark.hint("Reduce along `dim` only; every other dimension (before or after it) is a batch dimension.")
 def test_entropy_reduces_along_dim_and_keeps_the_other_dims(student):
+    # Compared with the learner's own entropy along the last dim, so that only the handling of
+    # `dim` is judged here (a wrong base or sign fails its own tests).
     p = rand_distribution(3, 2, 5, seed=4)  # distributions along the last dim
-    assert_close(student.entropy(p.movedim(-1, 0), dim=0), categorical_entropy(p), what="entropy(p, dim=0)")
-    assert_close(student.entropy(p.movedim(-1, 1), dim=1), categorical_entropy(p), what="entropy(p, dim=1)")
+    along_last = student.entropy(p)
+    if not isinstance(along_last, torch.Tensor) or tuple(along_last.shape) != (3, 2):
+        fail(f"entropy(p) of a (3, 2, 5) input should have shape (3, 2), got {getattr(along_last, 'shape', along_last)!r}")
+    assert_close(student.entropy(p.movedim(-1, 0), dim=0), along_last, what="entropy(p, dim=0), compared with your entropy along the last dim")
+    assert_close(student.entropy(p.movedim(-1, 1), dim=1), along_last, what="entropy(p, dim=1), compared with your entropy along the last dim")
 
 
 # --- cross-entropy and KL divergence ----------------------------------------------------------
@@ -189,12 +204,22 @@ def test_kl_divergence_is_not_symmetric_and_uses_p_as_weights(student):
     "(a ratio 0/0 is NaN, so do not form it)."
 )
 def test_kl_divergence_and_cross_entropy_skip_outcomes_where_p_is_zero(student):
-    p = rand_distribution(7, 5, seed=9, zeros=2)
-    q = rand_distribution(7, 5, seed=10)
+    # q is p with its nonzero entries swapped in pairs, so KL(p‖q) = KL(q‖p) and H(p, q) = H(q, p):
+    # swapped arguments pass here and fail their own tests; only the zeros are judged.
+    p = torch.tensor(
+        [[0.1, 0.6, 0.0, 0.3, 0.0], [0.0, 0.25, 0.05, 0.0, 0.7], [0.15, 0.0, 0.0, 0.85, 0.0]], dtype=torch.float64
+    )
+    q = p[:, [1, 0, 2, 3, 4]].clone()
+    q[1] = p[1, [0, 4, 2, 3, 1]]
+    q[2] = p[2, [3, 1, 2, 0, 4]]
+    # F.kl_div gives NaN where p and q are both 0; torch.distributions applies 0·log 0 = 0
+    kl_want = torch_kl(Categorical(probs=p), Categorical(probs=q))
+    assert torch.allclose(kl_want, torch_kl(Categorical(probs=q), Categorical(probs=p))), "test design: symmetric"
+    assert (kl_want > 0.1).all(), "test design: p and q differ"
     checks = [
-        ("kl_divergence(p, q)", student.kl_divergence(p, q), kl_pq(p, q)),
-        ("cross_entropy(p, q)", student.cross_entropy(p, q), cross_entropy_pq(p, q)),
-        ("kl_divergence(p, p)", student.kl_divergence(p, p), torch.zeros(7, dtype=torch.float64)),
+        ("kl_divergence(p, q)", student.kl_divergence(p, q), kl_want),
+        ("cross_entropy(p, q)", student.cross_entropy(p, q), categorical_entropy(p) + kl_want),
+        ("kl_divergence(p, p)", student.kl_divergence(p, p), torch.zeros(3, dtype=torch.float64)),
         ("cross_entropy(p, p)", student.cross_entropy(p, p), categorical_entropy(p)),
     ]
     for what, got, want in checks:
@@ -208,23 +233,43 @@ def test_kl_divergence_and_cross_entropy_skip_outcomes_where_p_is_zero(student):
     "If q gives probability 0 to an outcome that p produces, coding it with q costs infinitely many nats: do not clamp q."
 )
 def test_kl_divergence_and_cross_entropy_are_infinite_where_q_is_zero_but_p_is_not(student):
-    p = rand_distribution(4, 5, seed=11)
-    q = torch.cat([rand_distribution(2, 5, seed=12, zeros=1), rand_distribution(2, 5, seed=13)])
-    assert_close(student.kl_divergence(p, q), kl_pq(p, q), what="kl_divergence(p, q)")
-    assert_close(student.cross_entropy(p, q), cross_entropy_pq(p, q), what="cross_entropy(p, q)")
+    # Each row of q is 0 where p is not and p is 0 where q is not: both KL(p‖q) and KL(q‖p) are +inf,
+    # so swapped arguments pass here and fail their own tests; only the handling of q = 0 is judged.
+    p = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.0, 0.8], [0.0, 0.3, 0.7]], dtype=torch.float64)
+    q = torch.tensor([[0.5, 0.0, 0.5], [0.0, 0.6, 0.4], [0.9, 0.1, 0.0]], dtype=torch.float64)
+    assert torch.isinf(kl_pq(p, q)).all() and torch.isinf(kl_pq(q, p)).all(), "test design: infinite both ways"
+    for what, got, want in (
+        ("kl_divergence(p, q)", student.kl_divergence(p, q), kl_pq(p, q)),
+        ("cross_entropy(p, q)", student.cross_entropy(p, q), cross_entropy_pq(p, q)),
+    ):
+        if isinstance(got, torch.Tensor) and tuple(got.shape) == (3,) and torch.isfinite(got).all():
+            fail(f"{what}: finite where q is 0 but p is not; coding an outcome that q calls impossible costs +inf")
+        assert_close(got, want, what=what)
 
 
 @pytest.mark.points(2)
 @pytest.mark.hint("Cross-entropy = entropy + KL divergence; KL is >= 0 and is 0 exactly when both distributions agree.")
 def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative(student):
-    p, q = rand_distribution(7, 5, seed=14), rand_distribution(7, 5, seed=15)
+    # q is p with its entries permuted by an involution, so KL(p‖q) = KL(q‖p) and H(p, q) = H(q, p):
+    # swapped arguments pass here and fail their own tests; only the identity is judged.
+    p = rand_distribution(7, 5, seed=14)
+    q = p[:, [1, 0, 3, 2, 4]]
     h_pq, h_p, kl = student.cross_entropy(p, q), student.entropy(p), student.kl_divergence(p, q)
     for name, value in (("cross_entropy", h_pq), ("entropy", h_p), ("kl_divergence", kl)):
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != (7,):
             fail(
                 f"{name}() should return a tensor of shape (7,) for 7 distributions, got {getattr(value, 'shape', value)!r}"
             )
-    assert_close(h_pq, h_p + kl, what="cross_entropy(p, q) compared with entropy(p) + kl_divergence(p, q)", atol=1e-12)
+    assert_close(
+        h_pq,
+        h_p + kl,
+        what="cross_entropy(p, q) compared with entropy(p) + kl_divergence(p, q)",
+        atol=1e-12,
+        mistakes={
+            "entropy(p) is in bits while cross_entropy and kl_divergence are in nats": h_p * LN2 + kl,
+            "entropy(p) has the wrong sign: entropy is never negative": -h_p + kl,
+        },
+    )
     if (kl < 0).any():
         fail(f"KL(p‖q) = {kl.min().item():.4g} < 0 for some rows: KL is never negative (a lost minus sign?)")
     assert_close(student.kl_divergence(p, p), torch.zeros(7, dtype=torch.float64), what="KL(p‖p)", atol=1e-12)
@@ -314,3 +359,79 @@ def test_mutual_information_normalizes_a_table_of_counts(student):
         what="a table of counts",
         mistakes={"the counts were used as probabilities: normalize the table first": unnormalized},
     )
+
+
+# --- edge cases the docstrings promise --------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint(
+    "KL(p‖q) and H(p, q) weight each outcome by p: an outcome that p never produces costs nothing, "
+    "whatever probability q gives it."
+)
+def test_kl_divergence_and_cross_entropy_are_finite_where_only_p_is_zero(student):
+    # Compared with the learner's own values on the same rows with the outcomes p never produces left out,
+    # so that only those outcomes are judged here (the formula itself has its own tests).
+    p = rand_distribution(7, 5, seed=9, zeros=2)
+    q = rand_distribution(7, 5, seed=10)  # no zeros in q
+    support = p > 0
+    p_kept, q_kept = p[support].reshape(7, 3), q[support].reshape(7, 3)
+    for name in ("kl_divergence", "cross_entropy"):
+        what = f"{name}(p, q)"
+        got = getattr(student, name)(p, q)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (7,):
+            fail(f"{what} of 7 distributions should have shape (7,), got {getattr(got, 'shape', got)!r}")
+        if torch.isnan(got).any():
+            fail(f"{what}: NaN when a probability in p is exactly 0 (by convention 0·log 0 = 0)")
+        if torch.isinf(got).any():
+            fail(f"{what} is infinite where p is 0 and q is not: the arguments are swapped")
+        assert_close(
+            got,
+            getattr(student, name)(p_kept, q_kept),
+            what=f"{what}, compared with your {name} of the same rows without the outcomes p never produces",
+            atol=1e-12,
+        )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The surprise of an outcome that cannot happen is unbounded; do not nudge p away from 0.")
+def test_self_information_of_an_impossible_outcome_is_inf(student):
+    # Only the two ends are judged here (the values in between, and the base, have their own tests):
+    # +inf at p = 0, and a finite value for the tiny but possible p = 1e-300.
+    p = torch.tensor([0.0, 1e-300], dtype=torch.float64)
+    got = student.self_information(p)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (2,):
+        fail(f"self_information of 2 probabilities should have shape (2,), got {getattr(got, 'shape', got)!r}")
+    if torch.isnan(got).any():
+        fail(f"self_information([0, 1e-300]) = {got.tolist()}: NaN where +inf and a finite value were expected")
+    if torch.isfinite(got[0]):
+        fail(f"self_information(0) = {got[0].item():.4g}, expected +inf: p was moved away from 0")
+    if not torch.isfinite(got[1]) or got[1] <= 0:
+        fail(f"self_information(1e-300) = {got[1].item():.4g}, expected a finite positive value (about 691 nats)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("Each table of a batch is its own joint distribution: normalize each one over its own two dims.")
+def test_mutual_information_normalizes_each_table_of_a_batch_of_counts_on_its_own(student):
+    g = torch.Generator().manual_seed(23)
+    counts = torch.randint(1, 20, (3, 4, 5), generator=g).double() * torch.tensor([1.0, 10.0, 1000.0]).view(3, 1, 1)
+    joint = counts / counts.sum()  # the whole batch normalized at once: the wrong way
+    marginals = joint.sum(-1, keepdim=True) * joint.sum(-2, keepdim=True)
+    whole_batch = (torch.special.xlogy(joint, joint) - torch.special.xlogy(joint, marginals)).sum((-2, -1))
+    # Compared with the learner's own values for each table alone, so that only the batch is judged here.
+    one_by_one = torch.stack([torch.as_tensor(student.mutual_information(table)) for table in counts])
+    assert_close(
+        student.mutual_information(counts),
+        one_by_one,
+        what="a batch of 3 count tables with totals of different sizes, compared with your values for each table alone",
+        mistakes={"the batch was normalized as one table: each (X, Y) table must sum to 1 on its own": whole_batch},
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("The docstring allows plain numbers as well as tensors: make tensors of them before using torch.")
+def test_kl_normal_accepts_plain_numbers(student):
+    # Compared with the learner's own result for the same values as tensors: only the plain numbers are judged here.
+    as_tensors = student.kl_normal(*(torch.tensor(v) for v in (0.5, 1.5, -1.0, 0.7)))
+    got = student.kl_normal(0.5, 1.5, -1.0, 0.7)
+    assert_close(got, as_tensors, what="kl_normal(0.5, 1.5, -1.0, 0.7), compared with your result for 0-d tensors")
