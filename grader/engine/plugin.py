@@ -145,6 +145,26 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.zygote = Zygote.start(hide=hide, preload=first_use_imports(_week_folders(config, settings)))
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
+    _import_lazy_modules_aside()
+
+
+def _import_lazy_modules_aside() -> None:
+    """Import what torch imports on first use (sympy, for its symbolic shapes: 0.5 s) in a thread
+    of its own, now.  Imported by a test instead, under the test's alarm, the import can be cut
+    short by the time-out and leave a half-made module (``module 'sympy' has no attribute
+    'printing'``) that fails every later test of this process.  A signal never interrupts this
+    thread, and a test that needs the module meanwhile waits for it on the import lock."""
+    import threading
+
+    def warm() -> None:
+        try:
+            import torch
+
+            torch.broadcast_shapes((3, 1), (4,))
+        except Exception:  # noqa: BLE001 - a warm-up; the test that needs it will say what fails
+            pass
+
+    threading.Thread(target=warm, name="grade-lazy-imports", daemon=True).start()
 
 
 def _week_folders(config: pytest.Config, settings: Settings) -> list[Path]:
