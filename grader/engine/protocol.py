@@ -65,6 +65,11 @@ class ResultEvent(TypedDict):
     message: str
     detail: str
     duration: float
+    hint: str  # the failure's own hint, or ""
+    diagnosis: str  # testing.FailureKind, or "" for any other failure
+    function: str  # the learner's function the test called first, or ""
+    findings: list[str]  # named mistakes of the test that cannot be told apart
+    output: str  # the last lines the learner's code printed during a failing test, or ""
 
 
 class JobEvent(TypedDict):
