@@ -110,6 +110,15 @@ def test_passes_on_anything(student):
     pass
 
 
+@pytest.mark.points(1)
+@pytest.mark.hint("Scale each entry.", "Deeper still: return x.sum()")
+@pytest.mark.parametrize("n", [1, 2])
+def test_double_of_a_row(student, n):
+    x = torch.full((1, 3), float(n))
+    mistakes = {"added one": x + 1, "squared": x * x, "plus one again": x + x / x}
+    assert_close(student.double(x), 2 * x, mistakes=mistakes)
+
+
 def _peek():
     from solutions.week02_broken import basics  # noqa: F401
 """
@@ -196,6 +205,26 @@ def test_a_test_file_importing_the_solutions(checked: tuple[Path, CourseCheck]) 
 
 def test_a_hint_that_quotes_the_solution(checked: tuple[Path, CourseCheck]) -> None:
     assert "quotes the solution: 'return 2 * x'" in problems_of(checked[1], "week2")
+
+
+def test_a_deeper_level_of_a_hint_that_quotes_the_solution(checked: tuple[Path, CourseCheck]) -> None:
+    assert (
+        "level 2 of the hint of tests/week02_broken/test_basics.py::test_double_of_a_row[1] quotes the solution: 'return x.sum()'"
+        in problems_of(checked[1], "week2")
+    )
+
+
+def test_named_mistakes_that_cannot_be_told_apart_on_the_tests_inputs(checked: tuple[Path, CourseCheck]) -> None:
+    """Issue #16: on a batch of one, sum and mean agree; the first mistake listed would be named for both."""
+    test = "tests/week02_broken/test_basics.py::test_double_of_a_row"
+    found = [p for p in problems_of(checked[1], "week2").splitlines() if p.startswith(test)]
+    assert found == [
+        f"{test}: result: the mistake 'added one' gives the right answer, so it can never be named (case [1])",
+        f"{test}: result: the mistake 'plus one again' gives the right answer, so it can never be named (case [1])",
+        f"{test}: result: the mistake 'squared' gives the right answer, so it can never be named (case [2])",
+        f"{test}: result: the mistakes 'added one' and 'plus one again' give the same value, "
+        "so the first is named for both (case [2])",
+    ]
 
 
 def test_a_week_folder_that_course_toml_does_not_list(checked: tuple[Path, CourseCheck]) -> None:
