@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..authoring.release import ReleaseSummary
     from ..classroom.batch import BatchSummary
     from ..core.course import Course
+    from ..learner.hints import UnfoldedHint
     from ..learner.history import StoredScore
 
 _MARKS: Final = {
@@ -218,6 +219,21 @@ def _points_possible(tests: tuple[TestInfo, ...], optional: tuple[str, ...]) -> 
     required = points(sum(t.points for t in tests if t.exercise not in optional))
     extra = sum(t.points for t in tests if t.exercise in optional)
     return f"{required} + {points(extra)} ★" if extra else required
+
+
+def render_hint(console: Console, unfolded: UnfoldedHint) -> None:
+    """One level of a test's hint, and whether a deeper one is left."""
+    test = unfolded.test
+    levels = len(test.hint_levels)
+    console.print(Text.assemble((test.name.split("[")[0], "bold"), (f"  hint {unfolded.level} of {levels}", "dim")))
+    console.print(Padding(Text(shown(unfolded.text), style="italic cyan"), (0, 0, 0, 2), expand=False))
+    if unfolded.deepest:
+        console.print(Text("this is its deepest hint; the test's message says what your result got wrong", style="dim"))
+    else:
+        target = test.name.split("[")[0]
+        console.print(Text(f"ask again for the next level: grade hint {unfolded.week_id} {target}", style="dim"))
+    if unfolded.also:
+        console.print(Text(f"other tests it names: {', '.join(unfolded.also)}", style="dim"))
 
 
 def render_built(console: Console, root: Path, built: BuiltFile) -> None:
