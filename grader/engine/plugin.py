@@ -81,6 +81,12 @@ class Settings:
             "max_processes": 256,
         }
 
+    def printed(self, *, keep: bool) -> str:
+        """The last lines the learner's code printed since this was last asked (its sandbox's
+        output; nothing with the in-process backend, whose prints go to the grading child's)."""
+        backend = self.backends.get("student")
+        return backend.take_output(keep=keep) if isinstance(backend, ProcessBackend) else ""
+
     def switch_submission(self, student: Submission) -> None:
         """Grade another submission from now on (a warm worker's next job): nothing of the last
         learner's, neither a sandbox nor an imported module, carries over."""
@@ -284,7 +290,7 @@ class Collector:
                 "diagnosis": verdict.diagnosis,
                 "function": str(recorded.get(_FUNCTION, "")),
                 "findings": _strings(recorded.get(_FINDINGS)),
-                "output": "",
+                "output": self.settings.printed(keep=verdict.status != "passed"),
             }
         )
 
@@ -329,6 +335,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     settings = item.config.stash[_settings_key]
     settings.events.emit({"event": "start", "id": info.id, "timeout": info.timeout_s})
+    settings.printed(keep=False)  # what earlier tests printed is not this test's
     item.user_properties[:] = [p for p in item.user_properties if p[0] not in (_FUNCTION, _FINDINGS)]  # a warm
     # worker runs the item again for each submission: nothing of the last one's run carries over
     previous = _arm_timer(info.timeout_s)

@@ -28,7 +28,8 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, StudentCodeError):
         return Verdict(exc.status, exc.message, exc.traceback_text)
     if isinstance(exc, TestTimeout):
-        return Verdict("timeout", f"timed out after {exc.seconds:g} s")
+        where = f"; your code was at {exc.where} when it was stopped" if exc.where else ""
+        return Verdict("timeout", f"timed out after {exc.seconds:g} s{where}")
     if isinstance(exc, pytest.fail.Exception):  # a grader.testing.Diagnosis says its kind and hint
         hint, diagnosis = getattr(exc, "hint", ""), getattr(exc, "kind", "")
         return Verdict(

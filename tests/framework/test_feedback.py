@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from grader.cli.report import render_week
 from grader.core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
 from grader.learner.grading import grade, open_course, plan
 
-from .conftest import SOLUTION, MakeCourse
+from .conftest import SOLUTION, MakeCourse, course_writer
 
 FILE = "exercises/week05_probability/information.py"
 
@@ -124,3 +125,41 @@ def test_the_reference_run_records_named_mistakes_that_cannot_be_told_apart(make
         "result: the mistakes 'squared instead of doubled' and 'same as squaring' give the same value, "
         "so the first is named for both",
     )
+
+
+NOISY = {
+    "printer": SOLUTION.replace("return 2 * x", "for i in range(100):\n        print('step', i)\n    return 3 * x"),
+    "flood": SOLUTION.replace("return 2 * x", "for i in range(100_000):\n        print('x' * 1000)\n    return 2 * x"),
+}
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory: pytest.TempPathFactory) -> WeekResult:
+    """Learner code that prints, graded in the sandbox (the course's default)."""
+    root = course_writer(tmp_path_factory.mktemp("noisy"))(NOISY)
+    return grade(plan(course=open_course(root), week="week1"))
+
+
+def test_what_a_failing_tests_code_printed_is_kept_bounded_to_its_last_lines(noisy: WeekResult) -> None:
+    (outcome,) = [o for e in noisy.exercises if e.name == "printer" for o in e.outcomes if o.info.name == "test_double"]
+    assert outcome.status == "failed"
+    assert outcome.output.splitlines() == [f"step {i}" for i in range(80, 100)]
+    out = io.StringIO()
+    render_week(Console(file=out, width=200), noisy, verbose=True)
+    assert "your code printed (the last lines):" in out.getvalue() and "step 99" in out.getvalue()
+    quiet = io.StringIO()
+    render_week(Console(file=quiet, width=200), noisy)
+    assert "step 99" not in quiet.getvalue()
+
+
+def test_a_passing_test_keeps_nothing_of_what_was_printed(noisy: WeekResult) -> None:
+    assert all(o.output == "" for e in noisy.exercises for o in e.outcomes if o.passed)
+
+
+def test_hitting_the_output_limit_says_so(noisy: WeekResult) -> None:
+    (outcome,) = [o for e in noisy.exercises if e.name == "flood" for o in e.outcomes if o.info.name == "test_double"]
+    assert outcome.status == "error"
+    assert outcome.message.startswith(
+        "your code printed or wrote more than a test may (exercises/week01_basics/flood.py:"
+    )
+    assert "File too large" not in outcome.message
