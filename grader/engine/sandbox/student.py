@@ -310,7 +310,7 @@ def serve(channel_fd: int, settings: SpawnSettings) -> None:
         except (EOFError, OSError):
             return
         # while the request runs, its stack is dumped every second: the trusted side reads the
-        # last dump when a time-out stops it, to say where the learner's code was (34 µs a request)
+        # last dump when a time-out stops it, to say where the learner's code was (bench/where_dump.py)
         faulthandler.dump_traceback_later(WHERE_EVERY_S, repeat=True, file=where)
         try:
             reply = side.execute_parts(request)
