@@ -2,8 +2,10 @@
 
 For each week: the reference scores 100%; the untouched stubs import and score 0 with every
 failure "not implemented yet"; ``exercises/`` is exactly what ``grade build`` would write; every
-test has points and every exercise has tests; no test imports exercises/ or solutions/; no hint
-quotes a line of the solution; and every mutant (one classic mistake) loses points and fails the
+test has points and every exercise has tests; no test imports exercises/ or solutions/; no level
+of a hint quotes a line of the solution; on the reference's run, every named mistake of an
+``assert_close`` differs from the right answer and from the other named mistakes of that assertion
+(else the first listed is named for a mistake the learner did not make); and every mutant (one classic mistake) loses points and fails the
 test it names.  For the course: course.toml and the folders on disk agree.  Every problem is
 collected and reported; nothing stops at the first.
 """
@@ -49,6 +51,7 @@ class WeekCheck:
     problems: tuple[str, ...]
     mutants: tuple[MutantResult, ...]
     duration_s: float = 0.0
+    notes: tuple[str, ...] = ()  # worth an author's look, not wrong: a named mistake a case cannot show
 
     @property
     def mutants_caught(self) -> int:
@@ -64,6 +67,9 @@ class CourseCheck:
     def ok(self) -> bool:
         return not self.problems and not any(w.problems for w in self.weeks)
 
+
+# How grader.testing words a named mistake that equals the right answer (not imported: it loads torch).
+RIGHT_ANSWER_FINDING: Final = "gives the right answer, so it can never be named"
 
 Progress = Callable[[str], None]
 
@@ -128,6 +134,7 @@ class _WeekChecker:
         self._threads = threads_per_child(workers)
         self.say = say
         self.problems: list[str] = []
+        self.notes: list[str] = []
 
     def run(self) -> WeekCheck:
         mutants = self._load_mutants()
@@ -142,6 +149,7 @@ class _WeekChecker:
             self._check_stubs(stubs)
         if isinstance(solved, WeekResult):
             self._check_reference(solved)
+            self._check_named_mistakes(solved)
             self._check_exercises_have_tests(solved)
             self._check_hints(solved)
         self._check_build_in_sync()
@@ -149,7 +157,7 @@ class _WeekChecker:
         self._check_tests_do_not_repeat_solutions()
         done = tuple(m for m in mutant_results if isinstance(m, MutantResult))
         self.problems += [f"mutant {m.name}: {m.problem}" for m in done if not m.caught]
-        return WeekCheck(self.week.id, tuple(self.problems), done)
+        return WeekCheck(self.week.id, tuple(self.problems), done, notes=tuple(self.notes))
 
     # -- grading runs -----------------------------------------------------------------------
 
@@ -188,6 +196,23 @@ class _WeekChecker:
             for outcome in exercise.outcomes:
                 if not outcome.passed:
                     self.problems.append(f"the reference fails {outcome.info.id}: {outcome.status}: {outcome.message}")
+
+    def _check_named_mistakes(self, result: WeekResult) -> None:
+        """Named mistakes that cannot be told apart on a test's own inputs (recorded by
+        ``assert_close`` during the reference's run): one line per test function and finding.
+
+        Two mistakes with one value are a problem: the first is named for both, and sends a learner
+        who made the second the wrong way.  A mistake that gives the right answer on a case is a
+        note: that case cannot show it (the test's other cases may), and it never names anything
+        wrongly."""
+        cases: dict[tuple[str, str], list[str]] = {}
+        for outcome in (o for e in result.exercises for o in e.outcomes):
+            test = outcome.info.id.split("[")[0]
+            for finding in outcome.findings:
+                cases.setdefault((test, finding), []).append(outcome.info.id[len(test) :])
+        for (test, finding), params in cases.items():
+            found = self.notes if finding.endswith(RIGHT_ANSWER_FINDING) else self.problems
+            found.append(f"{test}: {finding}{_cases(params)}")
 
     def _check_stubs(self, result: WeekResult) -> None:
         for exercise in result.exercises:
@@ -309,9 +334,11 @@ class _WeekChecker:
                 solution_lines |= {line.strip() for line in region.lines if len(line.strip()) >= _MIN_HINT_LINE}
         for exercise in result.exercises:
             for outcome in exercise.outcomes:
-                for line in solution_lines:
-                    if line in outcome.info.hint:
-                        self.problems.append(f"the hint of {outcome.info.id} quotes the solution: {line!r}")
+                for level, hint in enumerate(outcome.info.hint_levels, start=1):
+                    for line in solution_lines:
+                        if line in hint:
+                            which = f"level {level} of the hint" if level > 1 else "the hint"
+                            self.problems.append(f"{which} of {outcome.info.id} quotes the solution: {line!r}")
 
 
 class _Grader:
@@ -332,6 +359,15 @@ class _Grader:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
+
+
+def _cases(params: list[str]) -> str:
+    """`` (case [1])`` or `` (in 4 cases: [1], [2], [3], …)`` for a parametrized test; nothing otherwise."""
+    if not any(params):
+        return ""
+    if len(params) == 1:
+        return f" (case {params[0]})"
+    return f" (in {len(params)} cases: {', '.join(params[:3])}{', …' if len(params) > 3 else ''})"
 
 
 def _has_regions(path: Path) -> bool:

@@ -344,7 +344,7 @@ def _gradescope_test(exercise: ExerciseResult, outcome: TestOutcome) -> dict[str
     output = ""
     if not outcome.passed:
         message = outcome.message or outcome.status.replace("_", " ")
-        output = f"{message}\nhint: {outcome.info.hint}" if outcome.info.hint else message
+        output = f"{message}\nhint: {outcome.shown_hint}" if outcome.shown_hint else message
     return {
         "name": f"{exercise.name}: {outcome.info.name}",
         "name_format": "text",

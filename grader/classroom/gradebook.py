@@ -273,7 +273,7 @@ def _outcome_rows(submission_id: int, result: WeekResult) -> Iterator[tuple[obje
             info = outcome.info
             yield (
                 submission_id, position, info.id, info.name, exercise.name, exercise.file, info.points,
-                outcome.status, outcome.message, info.hint, outcome.detail, outcome.duration_s, info.timeout_s,
+                outcome.status, outcome.message, outcome.shown_hint, outcome.detail, outcome.duration_s, info.timeout_s,
                 int(info.public),
             )  # fmt: skip
             position += 1

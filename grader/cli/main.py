@@ -4,6 +4,7 @@
     grade WEEK [options]       grade your exercises/ for a week: week5, 5, week05, probability
     grade watch [WEEK]         grade again on every save; the score, the total and the next thing to fix
     grade history WEEK         every stored run of a week: its score and time, the best marked
+    grade hint WEEK NAME       the next level of the hint of a test (or of your function's tests)
 
 Instructors:
     grade build [WEEK]         regenerate exercises/ from solutions/ (nbgrader's ClearSolutions)
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ..core.results import WeekResult
     from ..learner.watch import WatchUpdate
 
-COMMANDS: Final = ("list", "history", "build", "check", "new", "release", "batch", "export")
+COMMANDS: Final = ("list", "history", "hint", "build", "check", "new", "release", "batch", "export")
 EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
@@ -80,6 +81,9 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"grade {command}", description=_DESCRIPTIONS[command])
     if command in ("build", "check"):
         parser.add_argument("week", nargs="?", help="one week (default: every week)")
+    if command == "hint":
+        parser.add_argument("week", help="the week: week5, 5, week05 or its topic (probability)")
+        parser.add_argument("target", metavar="TEST_OR_FUNCTION", help="a test's name, or your function's (entropy)")
     if command == "new":
         parser.add_argument(
             "what", metavar="WEEK[/EXERCISE]", help="week15 to add a week, week15/name to add an exercise"
@@ -134,6 +138,7 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
 
 
 _DESCRIPTIONS: Final = {
+    "hint": "Show the next level of a test's hint: each ask goes one level deeper, and is remembered.",
     "build": "Regenerate exercises/ from solutions/: each solution region becomes the stub line.",
     "check": "Validate the course and exit 1 with every problem found.",
     "new": "Create a week, or add an exercise to a week, with a small working example.",
@@ -294,6 +299,14 @@ def _plots(console: Console, root: Path, result: WeekResult, *, quiet: bool) -> 
         console.print(Text(f"plot: {path}", style="cyan"), highlight=False)
 
 
+def _hint(args: argparse.Namespace, console: Console) -> int:
+    from ..learner.grading import open_course
+    from ..learner.hints import next_hint
+
+    report.render_hint(console, next_hint(course=open_course(args.course), week=args.week, target=args.target))
+    return EXIT_PASSED
+
+
 def _build(args: argparse.Namespace, console: Console) -> int:
     from ..authoring.build import build_week
     from ..learner.grading import open_course
@@ -437,6 +450,7 @@ class BatchInterrupted(KeyboardInterrupt):
 
 
 _INSTRUCTOR_COMMANDS: Final = {
+    "hint": _hint,
     "build": _build,
     "check": _check,
     "new": _new,

@@ -8,6 +8,7 @@ through ``core.text.shown`` (no control character or escape sequence reaches the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..authoring.release import ReleaseSummary
     from ..classroom.batch import BatchSummary
     from ..core.course import Course, Week
+    from ..learner.hints import UnfoldedHint
     from ..learner.history import StoredScore, WeekHistory
 
 _MARKS: Final = {
@@ -87,38 +89,76 @@ def _exercise_table(result: WeekResult) -> Table:
     return table
 
 
+_GROUPED: Final = ("not_implemented", "import_error")  # one line per message, however many tests share it
+_SPECIFICITY: Final = {  # lower leads: a named mistake before a bare value mismatch
+    "mistake": 0,
+    "type": 1,
+    "shape": 1,
+    "dtype": 1,
+    "non-finite": 3,
+    "value": 4,
+}
+_OWN_CODE_FAILED: Final = 2  # an exception, a time-out or a crash in the learner's code
+_UNSAID: Final = 5  # a failure that does not say what it found (a plain assert of the test)
+
+
 def _render_failures(console: Console, exercise: ExerciseResult, *, verbose: bool) -> None:
     failures = [o for o in exercise.outcomes if not o.passed]
     if not failures:
         return
     console.print(Text(shown(exercise.file), style="bold"))
-    not_started: dict[str, list[TestOutcome]] = {}
+    grouped: dict[tuple[str, str], list[TestOutcome]] = {}
+    hints_shown: set[str] = set()
+    for outcome in _most_specific_first(o for o in failures if o.status not in _GROUPED):
+        _render_failure(console, outcome, hints_shown, verbose=verbose)
     for outcome in failures:
-        if outcome.status == "not_implemented":
-            not_started.setdefault(outcome.message, []).append(outcome)
-            continue
-        mark, style = _MARKS.get(outcome.status, ("✗", "red"))
-        line = Text.assemble(
-            (f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": "
-        )
-        line.append(shown(outcome.message) or outcome.status)
-        console.print(Padding(line, (0, 0, 0, 2), expand=False))
-        if outcome.info.hint:
-            console.print(
-                Padding(
-                    Text.assemble("hint: ", (outcome.info.hint, "italic"), style="cyan"), (0, 0, 0, 6), expand=False
-                )
-            )
-        if verbose and outcome.detail:
-            detail = shown(outcome.detail.rstrip(), multiline=True)
-            console.print(Padding(Text(detail, style="dim"), (0, 0, 0, 6), expand=False))
-    for message, outcomes in not_started.items():
-        mark, style = _MARKS["not_implemented"]
+        if outcome.status in _GROUPED:
+            grouped.setdefault((outcome.status, outcome.message), []).append(outcome)
+    for (status, message), outcomes in grouped.items():
+        mark, style = _MARKS.get(status, ("✗", "red"))
         total = points(sum(o.info.points for o in outcomes))
         tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
-        short = shown(message.replace(f"({exercise.file}:", "(line "))  # the file is the heading above
+        short = shown(message.replace(f"{exercise.file}:", "line "))  # the file is the heading above
         line = Text.assemble((f"{mark} ", style), short, (f": {tests}, {total} pt", "dim"))
         console.print(Padding(line, (0, 0, 0, 2), expand=False))
+
+
+def _most_specific_first(outcomes: Iterable[TestOutcome]) -> list[TestOutcome]:
+    """The failures of each learner function together (in the order the suite first meets them),
+    each function's most specific diagnosis first; the suite's order otherwise."""
+    keyed = []
+    group_of: dict[str, int] = {}
+    for index, outcome in enumerate(outcomes):
+        group = group_of.setdefault(outcome.function or f"#{index}", index)
+        keyed.append((group, _specificity(outcome), index, outcome))
+    return [outcome for *_, outcome in sorted(keyed, key=lambda k: k[:3])]
+
+
+def _specificity(outcome: TestOutcome) -> int:
+    if outcome.status != "failed":
+        return _OWN_CODE_FAILED
+    return _SPECIFICITY.get(outcome.diagnosis, _UNSAID)
+
+
+def _render_failure(console: Console, outcome: TestOutcome, hints_shown: set[str], *, verbose: bool) -> None:
+    mark, style = _MARKS.get(outcome.status, ("✗", "red"))
+    line = Text.assemble((f"{mark} ", style), outcome.info.name, (f" ({points(outcome.info.points)} pt)", "dim"), ": ")
+    line.append(shown(outcome.message) or outcome.status)
+    console.print(Padding(line, (0, 0, 0, 2), expand=False))
+    hint = outcome.shown_hint
+    if hint and hint not in hints_shown:  # the same hint under each failing test of a function is noise
+        hints_shown.add(hint)
+        console.print(
+            Padding(Text.assemble("hint: ", (shown(hint), "italic"), style="cyan"), (0, 0, 0, 6), expand=False)
+        )
+    if verbose and outcome.detail:
+        detail = shown(outcome.detail.rstrip(), multiline=True)
+        console.print(Padding(Text(detail, style="dim"), (0, 0, 0, 6), expand=False))
+    if verbose and outcome.output:
+        console.print(Padding(Text("your code printed (the last lines):", style="dim"), (0, 0, 0, 6), expand=False))
+        console.print(
+            Padding(Text(shown(outcome.output.rstrip(), multiline=True), style="dim"), (0, 0, 0, 8), expand=False)
+        )
 
 
 def _total_line(result: WeekResult) -> Text:
@@ -239,6 +279,21 @@ def _points_possible(tests: tuple[TestInfo, ...], optional: tuple[str, ...]) -> 
     return f"{required} + {points(extra)} ★" if extra else required
 
 
+def render_hint(console: Console, unfolded: UnfoldedHint) -> None:
+    """One level of a test's hint, and whether a deeper one is left."""
+    test = unfolded.test
+    levels = len(test.hint_levels)
+    console.print(Text.assemble((test.name.split("[")[0], "bold"), (f"  hint {unfolded.level} of {levels}", "dim")))
+    console.print(Padding(Text(shown(unfolded.text), style="italic cyan"), (0, 0, 0, 2), expand=False))
+    if unfolded.deepest:
+        console.print(Text("this is its deepest hint; the test's message says what your result got wrong", style="dim"))
+    else:
+        target = test.name.split("[")[0]
+        console.print(Text(f"ask again for the next level: grade hint {unfolded.week_id} {target}", style="dim"))
+    if unfolded.also:
+        console.print(Text(f"other tests it names: {', '.join(unfolded.also)}", style="dim"))
+
+
 def render_built(console: Console, root: Path, built: BuiltFile) -> None:
     shown = built.path.relative_to(root).as_posix()
     if not built.changed:
@@ -269,6 +324,10 @@ def render_week_check(console: Console, week: WeekCheck) -> None:
     )
     for problem in week.problems:
         console.print(Padding(Text(f"- {problem}"), (0, 0, 0, 4), expand=False))
+    if week.notes:
+        console.print(Padding(Text(f"{len(week.notes)} note(s), not problems:", style="dim"), (0, 0, 0, 4)))
+    for note in week.notes:
+        console.print(Padding(Text(f"- {note}", style="dim"), (0, 0, 0, 4), expand=False))
 
 
 def render_check(console: Console, result: CourseCheck) -> None:

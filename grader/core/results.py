@@ -35,14 +35,22 @@ class TestInfo:
     name: str
     exercise: str
     points: float
-    hint: str = ""
+    hint: str = ""  # the first level of the test's hint: what the report shows
     timeout_s: float = 10.0
     public: bool = False
     problem: str = ""  # a broken marker or missing points: the suite's fault, not the learner's
+    deeper_hints: tuple[str, ...] = ()  # the hint's further levels, for `grade hint`, one at a time
+
+    @property
+    def hint_levels(self) -> tuple[str, ...]:
+        return ((self.hint,) if self.hint else ()) + self.deeper_hints
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestInfo:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "deeper_hints" in fields:
+            fields["deeper_hints"] = tuple(str(h) for h in fields["deeper_hints"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,16 @@ class TestOutcome:
     detail: str = ""  # the learner's frames of a traceback, for grade -v
     duration_s: float = 0.0
     curve: Curve | None = None  # a failed comparison of a function of one variable, for grade --plot
+    hint: str = ""  # the failure's own hint (that of the mistake found); "" leaves the test's
+    diagnosis: str = ""  # what the failure found: "mistake", "type", "shape", "dtype", "non-finite", "value"
+    function: str = ""  # the learner's function the test called first, to group a function's failures
+    findings: tuple[str, ...] = ()  # for the course's authors: named mistakes that cannot be told apart
+    output: str = ""  # the last lines the learner's code printed during the test, for grade -v
+
+    @property
+    def shown_hint(self) -> str:
+        """The hint for this outcome: the mistake's own, else the first level of the test's."""
+        return self.hint or self.info.hint
 
     @property
     def points_earned(self) -> float:
@@ -215,7 +233,8 @@ def _outcome_to_json(outcome: TestOutcome) -> dict[str, Any]:
         "points_earned": outcome.points_earned,
         "points_possible": outcome.info.points,
         "message": outcome.message,
-        "hint": outcome.info.hint,
+        "hint": outcome.shown_hint,
+        "diagnosis": outcome.diagnosis,
         "detail": outcome.detail,
         "duration_s": round(outcome.duration_s, 3),
         "public": outcome.info.public,

@@ -263,6 +263,19 @@ class Follow:
         elif event["event"] == "result" and event["id"] in self.tests:
             status = cast(Status, event["status"]) if event["status"] in STATUSES else "error"
             info = self.tests[event["id"]]
-            curve = Curve.from_event(event["curve"]) if "curve" in event else None
-            self.on_outcome(TestOutcome(info, status, event["message"], event["detail"], event["duration"], curve))
+            self.on_outcome(
+                TestOutcome(
+                    info,
+                    status,
+                    event["message"],
+                    event["detail"],
+                    event["duration"],
+                    hint=event.get("hint", ""),
+                    diagnosis=event.get("diagnosis", ""),
+                    function=event.get("function", ""),
+                    findings=tuple(event.get("findings", ())),
+                    output=event.get("output", ""),
+                    curve=Curve.from_event(event["curve"]) if "curve" in event else None,
+                )
+            )
             self.current = None

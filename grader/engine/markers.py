@@ -12,7 +12,8 @@ from ..core.results import TestInfo
 
 MARKERS: Final = (
     "points(n): the points a test is worth (required on every graded test; a positive number)",
-    "hint(text): one sentence shown to the learner when the test fails; teaches, never gives the answer",
+    "hint(text, *deeper): shown to the learner when the test fails (the first level; `grade hint` unfolds the "
+    "next one each time it is asked); each level teaches more, none gives the answer",
     "timeout(seconds): this test's time limit, overriding [grading] timeout of course.toml",
     "exercise(module): the exercise module (file stem) that the student and reference fixtures stand for",
     "public: the test may be shipped to learners in a student release",
@@ -31,13 +32,14 @@ def read_test_info(item: pytest.Item, *, default_timeout: float) -> TestInfo:
     points = _marker_number(item, "points", problems, required=True)
     timeout = _marker_number(item, "timeout", problems, required=False)
     exercise = _marker_text(item, "exercise", problems, required=True)
-    hint = _marker_text(item, "hint", problems, required=False)
+    hints = _hint_levels(item, problems)
     return TestInfo(
         id=item.nodeid,
         name=item.name,
         exercise=exercise or "?",
         points=points or 0.0,
-        hint=hint or "",
+        hint=hints[0] if hints else "",
+        deeper_hints=hints[1:],
         timeout_s=timeout or default_timeout,
         public=item.get_closest_marker("public") is not None,
         problem="; ".join(f"{item.nodeid}: {p}" for p in problems),
@@ -57,6 +59,21 @@ def _marker_number(item: pytest.Item, name: str, problems: list[str], *, require
         )
         return None
     return float(value)
+
+
+def _hint_levels(item: pytest.Item, problems: list[str]) -> tuple[str, ...]:
+    """``@pytest.mark.hint("first", "deeper", ...)``: one non-empty string per level."""
+    marker = item.get_closest_marker("hint")
+    if marker is None:
+        return ()
+    levels = marker.args
+    if marker.kwargs or not levels or not all(isinstance(level, str) and level.strip() for level in levels):
+        problems.append(
+            '@pytest.mark.hint takes one non-empty string per level, e.g. @pytest.mark.hint("first", "deeper"); '
+            f"got {marker.args!r}"
+        )
+        return ()
+    return tuple(level.strip() for level in levels)
 
 
 def _marker_text(item: pytest.Item, name: str, problems: list[str], *, required: bool) -> str | None:

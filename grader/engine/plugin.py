@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -81,6 +81,12 @@ class Settings:
             "max_processes": 256,
         }
 
+    def printed(self, *, keep: bool) -> str:
+        """The last lines the learner's code printed since this was last asked (its sandbox's
+        output; nothing with the in-process backend, whose prints go to the grading child's)."""
+        backend = self.backends.get("student")
+        return backend.take_output(keep=keep) if isinstance(backend, ProcessBackend) else ""
+
     def switch_submission(self, student: Submission) -> None:
         """Grade another submission from now on (a warm worker's next job): nothing of the last
         learner's, neither a sandbox nor an imported module, carries over."""
@@ -101,6 +107,8 @@ class Settings:
 
 _settings_key: Final = pytest.StashKey[Settings]()
 _info_key: Final = pytest.StashKey[TestInfo]()
+_FUNCTION: Final = "grade_function"  # user_properties: the learner's function a test called first
+_FINDINGS: Final = "grade_findings"  # user_properties: its named mistakes that cannot be told apart
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -160,7 +168,7 @@ def _import_lazy_modules_aside() -> None:
         try:
             import torch
 
-            torch.broadcast_shapes((3, 1), (4,))
+            torch.broadcast_shapes((3, 1), (4,))  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - a warm-up; the test that needs it will say what fails
             pass
 
@@ -296,6 +304,7 @@ class Collector:
             return
         reports = self.phases.pop(report.nodeid)
         verdict = merge_phases(reports)
+        recorded = dict(report.user_properties)
         result: ResultEvent = {
             "event": "result",
             "id": report.nodeid,
@@ -303,11 +312,20 @@ class Collector:
             "message": verdict.message,
             "detail": verdict.detail,
             "duration": sum(r.duration for r in reports),
+            "hint": verdict.hint,
+            "diagnosis": verdict.diagnosis,
+            "function": str(recorded.get(_FUNCTION, "")),
+            "findings": _strings(recorded.get(_FINDINGS)),
+            "output": self.settings.printed(keep=verdict.status != "passed"),
         }
         curve = next((c for r in reports if r.failed and (c := getattr(r, "grade_curve", None))), None)
         if curve is not None and verdict.status == "failed":
             result["curve"] = curve
         self.settings.events.emit(result)
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -357,11 +375,30 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     settings = item.config.stash[_settings_key]
     settings.events.emit({"event": "start", "id": info.id, "timeout": info.timeout_s})
+    settings.printed(keep=False)  # what earlier tests printed is not this test's
+    item.user_properties[:] = [p for p in item.user_properties if p[0] not in (_FUNCTION, _FINDINGS)]  # a warm
+    # worker runs the item again for each submission: nothing of the last one's run carries over
     previous = _arm_timer(info.timeout_s)
     try:
         return (yield)
     finally:
         _disarm_timer(previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Around a graded test: its named mistakes that cannot be told apart on its own inputs are
+    recorded (``grade check`` reports those of the reference's run)."""
+    if _info_key not in item.stash:
+        return (yield)
+    from ..testing import collisions_recorded  # imports torch: the suites import it anyway
+
+    with collisions_recorded() as found:
+        try:
+            return (yield)
+        finally:
+            if found:
+                item.user_properties.append((_FINDINGS, list(dict.fromkeys(found))))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -432,5 +469,21 @@ def _proxy(request: pytest.FixtureRequest, role: str) -> ExerciseProxy:
         load: LoadRequest = {"op": "load", "week": week, "exercise": info.exercise}
         backend.execute(transport.encode(load), Route(week, info.exercise, "load"))
         settings.events.emit({"event": "imported", "exercise": info.exercise})
-    label = "student" if role == "student" else "reference"
-    return ExerciseProxy(backend, week=week, exercise=info.exercise, label=label)
+    if role == "student":
+        return _CallRecorder(backend, week=week, exercise=info.exercise, label="student", item=request.node)
+    return ExerciseProxy(backend, week=week, exercise=info.exercise, label="reference")
+
+
+class _CallRecorder(ExerciseProxy):
+    """The student proxy that notes the first learner function a test calls: the report groups a
+    function's failures and leads with their most specific diagnosis."""
+
+    def __init__(self, backend: Backend, *, week: str, exercise: str, label: str, item: pytest.Item) -> None:
+        super().__init__(backend, week=week, exercise=exercise, label=label)
+        self._item = item
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        function = super().__getattr__(name)
+        if not any(key == _FUNCTION for key, _ in self._item.user_properties):
+            self._item.user_properties.append((_FUNCTION, name))
+        return function

@@ -66,6 +66,11 @@ class ResultEvent(TypedDict):
     detail: str
     duration: float
     curve: NotRequired[dict[str, Any]]  # assert_close(..., at=x) failed: results.Curve's fields
+    hint: str  # the failure's own hint, or ""
+    diagnosis: str  # testing.FailureKind, or "" for any other failure
+    function: str  # the learner's function the test called first, or ""
+    findings: list[str]  # named mistakes of the test that cannot be told apart
+    output: str  # the last lines the learner's code printed during a failing test, or ""
 
 
 class JobEvent(TypedDict):
@@ -217,8 +222,10 @@ ControlMessage = SpawnMessage | StopMessage | EndMessage
 
 
 class ControlReply(TypedDict, total=False):
-    """The zygote's answer to a spawn (``pid``) or a stop (``status``), with the request's ``seq``."""
+    """The zygote's answer to a spawn (``pid``) or a stop (``status``), with the request's ``seq``;
+    its hello (``seq`` 0) says how it confines sandboxes (``sandbox``)."""
 
     seq: int
     pid: int
     status: int | None
+    sandbox: str

@@ -19,6 +19,8 @@ class Verdict:
     status: Status
     message: str
     detail: str = ""
+    hint: str = ""  # the failure's own hint (grader.testing.Diagnosis), shown instead of the test's
+    diagnosis: str = ""  # what it found (grader.testing.FailureKind), "" if it does not say
 
 
 def classify(exc: BaseException) -> Verdict:
@@ -26,9 +28,16 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, StudentCodeError):
         return Verdict(exc.status, exc.message, exc.traceback_text)
     if isinstance(exc, TestTimeout):
-        return Verdict("timeout", f"timed out after {exc.seconds:g} s")
-    if isinstance(exc, pytest.fail.Exception):
-        return Verdict("failed", _first_line(exc.msg or ""))
+        where = f"; your code was at {exc.where} when it was stopped" if exc.where else ""
+        return Verdict("timeout", f"timed out after {exc.seconds:g} s{where}")
+    if isinstance(exc, pytest.fail.Exception):  # a grader.testing.Diagnosis says its kind and hint
+        hint, diagnosis = getattr(exc, "hint", ""), getattr(exc, "kind", "")
+        return Verdict(
+            "failed",
+            _first_line(exc.msg or ""),
+            hint=hint if isinstance(hint, str) else "",
+            diagnosis=diagnosis if isinstance(diagnosis, str) else "",
+        )
     if isinstance(exc, AssertionError):
         return Verdict("failed", _first_line(str(exc)) or "an assertion of the test failed")
     if isinstance(exc, transport.MalformedMessage):
@@ -44,7 +53,7 @@ def merge_phases(reports: list[pytest.TestReport]) -> Verdict:
         if report.failed:
             verdict = getattr(report, "grade_verdict", None) or Verdict("error", _first_line(str(report.longrepr)))
             if report.when != "call" and verdict.status in ("failed", "error"):
-                verdict = Verdict("error", f"during {report.when}: {verdict.message}", verdict.detail)
+                verdict = Verdict("error", f"during {report.when}: {verdict.message}", verdict.detail, verdict.hint)
             return verdict
     for report in reports:
         if report.skipped:

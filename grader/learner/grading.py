@@ -67,6 +67,7 @@ def grade(request: GradeRequest, *, listener: Listener | None = None) -> WeekRes
         result = dataclasses.replace(result, held_back_tests=held.tests, held_back_points=held.points)
     if request.submission == request.course.exercises_dir and request.exercise is None:
         history.save_score(request.course.root, result)
+        history.save_failures(request.course.root, result)
     return result
 
 

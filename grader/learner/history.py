@@ -200,3 +200,56 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+# -- hints that unfold (issue #20) ------------------------------------------------------------
+
+HINTS_FILE: Final = "hints.json"
+
+
+@dataclass(frozen=True)
+class HintAsked:
+    """One ``grade hint``: which level of which test's hint the learner asked for, and when."""
+
+    week_id: str
+    test: str  # the test function's name, without parameters: its levels are the same for each case
+    level: int  # 1 is the report's; grade hint shows 2, then 3, …
+    asked_at: str  # ISO 8601, local time
+
+
+def hints_asked(root: Path, week_id: str) -> list[HintAsked]:
+    """Every hint asked for in a week, oldest first."""
+    asked = []
+    for entry in _read_json(root / STATE_DIR / HINTS_FILE).get("asked", []):
+        try:
+            found = HintAsked(**entry)
+        except TypeError:
+            continue
+        if found.week_id == week_id:
+            asked.append(found)
+    return asked
+
+
+def record_hint(root: Path, asked: HintAsked) -> None:
+    """Add ``asked`` to the history (kept with the last grade's failures in .grade/hints.json)."""
+    path = root / STATE_DIR / HINTS_FILE
+    data = _read_json(path)
+    data["asked"] = [*data.get("asked", []), asdict(asked)]
+    _write_json(path, data)
+
+
+def save_failures(root: Path, result: WeekResult) -> None:
+    """Remember which learner function each failing test of the last grade called, so that
+    ``grade hint week5 entropy`` finds the tests of ``entropy`` that failed."""
+    path = root / STATE_DIR / HINTS_FILE
+    data = _read_json(path)
+    failing = [[o.info.name.split("[")[0], o.function] for e in result.exercises for o in e.outcomes if not o.passed]
+    data.setdefault("failures", {})[result.week_id] = failing
+    _write_json(path, data)
+
+
+def last_failures(root: Path, week_id: str) -> list[tuple[str, str]]:
+    """(test function, learner function) of each failing test of the week's last grade."""
+    failures = _read_json(root / STATE_DIR / HINTS_FILE).get("failures", {})
+    entries = failures.get(week_id, []) if isinstance(failures, dict) else []
+    return [(str(e[0]), str(e[1])) for e in entries if isinstance(e, list) and len(e) == 2]

@@ -82,6 +82,11 @@ def outcomes(result: WeekResult, exercise: str) -> dict[str, tuple[str, str]]:
 @pytest.fixture
 def make_course(tmp_path: Path) -> MakeCourse:
     """Write a course with one week; ``exercises`` maps exercise name to learner source."""
+    return course_writer(tmp_path)
+
+
+def course_writer(tmp_path: Path) -> MakeCourse:
+    """``make_course`` for a folder of one's own (a module-scoped course)."""
 
     def make(
         exercises: dict[str, str] | None = None,

@@ -110,6 +110,15 @@ def test_passes_on_anything(student):
     pass
 
 
+@pytest.mark.points(1)
+@pytest.mark.hint("Scale each entry.", "Deeper still: return x.sum()")
+@pytest.mark.parametrize("n", [1, 2])
+def test_double_of_a_row(student, n):
+    x = torch.full((1, 3), float(n))
+    mistakes = {"added one": x + 1, "squared": x * x, "plus one again": x + x / x}
+    assert_close(student.double(x), 2 * x, mistakes=mistakes)
+
+
 def _peek():
     from solutions.week02_broken import basics  # noqa: F401
 """
@@ -196,6 +205,39 @@ def test_a_test_file_importing_the_solutions(checked: tuple[Path, CourseCheck]) 
 
 def test_a_hint_that_quotes_the_solution(checked: tuple[Path, CourseCheck]) -> None:
     assert "quotes the solution: 'return 2 * x'" in problems_of(checked[1], "week2")
+
+
+def test_a_deeper_level_of_a_hint_that_quotes_the_solution(checked: tuple[Path, CourseCheck]) -> None:
+    assert (
+        "level 2 of the hint of tests/week02_broken/test_basics.py::test_double_of_a_row[1] quotes the solution: 'return x.sum()'"
+        in problems_of(checked[1], "week2")
+    )
+
+
+def test_two_named_mistakes_with_one_value_on_the_tests_inputs_are_a_problem(checked: tuple[Path, CourseCheck]) -> None:
+    """Issue #16: the first mistake listed would be named for both, sending the learner the wrong way."""
+    test = "tests/week02_broken/test_basics.py::test_double_of_a_row"
+    found = [p for p in problems_of(checked[1], "week2").splitlines() if p.startswith(test)]
+    assert found == [
+        f"{test}: result: the mistakes 'added one' and 'plus one again' give the same value, "
+        "so the first is named for both (case [2])",
+    ]
+
+
+def test_a_named_mistake_that_gives_the_right_answer_on_a_case_is_a_note(checked: tuple[Path, CourseCheck]) -> None:
+    """On a batch of one, sum and mean agree: that case cannot show the mistake (others may), and
+    it names nothing wrongly, so the author is told, and the check still passes on it."""
+    from grader import testing
+    from grader.authoring import check
+
+    test = "tests/week02_broken/test_basics.py::test_double_of_a_row"
+    (week,) = [w for w in checked[1].weeks if w.week_id == "week2"]
+    assert [n for n in week.notes if n.startswith(test)] == [
+        f"{test}: result: the mistake 'added one' gives the right answer, so it can never be named (case [1])",
+        f"{test}: result: the mistake 'plus one again' gives the right answer, so it can never be named (case [1])",
+        f"{test}: result: the mistake 'squared' gives the right answer, so it can never be named (case [2])",
+    ]
+    assert check.RIGHT_ANSWER_FINDING == testing.RIGHT_ANSWER_FINDING
 
 
 def test_a_week_folder_that_course_toml_does_not_list(checked: tuple[Path, CourseCheck]) -> None:

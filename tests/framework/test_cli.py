@@ -61,6 +61,7 @@ def test_json_output_follows_the_documented_schema(make_course: MakeCourse) -> N
         "points_possible",
         "message",
         "hint",
+        "diagnosis",
         "detail",
         "duration_s",
         "public",

@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from grader.testing import (
+    Diagnosis,
+    Mistake,
     assert_close,
     check_gradient,
+    collisions_recorded,
     is_close,
     numerical_gradient,
     rand_distribution,
@@ -163,3 +166,112 @@ def test_random_labels_are_in_range() -> None:
 def test_numpy_arrays_compare_with_numpy_arrays() -> None:
     assert_close(np.ones(3), np.ones(3))
     assert "shape (3,) expected, got (2,)" in failure(np.ones(2), np.ones(3))
+
+
+# -- issue #16: hints that belong to the mistake found ----------------------------------------
+
+
+def diagnosis(actual: object, expected: object, **options: object) -> Diagnosis:
+    with pytest.raises(Diagnosis) as caught:
+        assert_close(actual, expected, **options)  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_a_named_mistake_carries_its_own_hint() -> None:
+    wrong = diagnosis(
+        WANT / 2, WANT, mistakes={"halved": Mistake(WANT / 2, hint="count each term once"), "negated": -WANT}
+    )
+    assert (str(wrong), wrong.kind, wrong.hint) == ("halved", "mistake", "count each term once")
+
+
+def test_a_mistake_given_as_a_plain_value_still_works_and_has_no_hint_of_its_own() -> None:
+    wrong = diagnosis(-WANT, WANT, mistakes={"negated": -WANT})
+    assert (str(wrong), wrong.kind, wrong.hint) == ("negated", "mistake", "")
+
+
+@pytest.mark.parametrize(
+    ("actual", "kind"),
+    [
+        (None, "type"),
+        (WANT.sum(-1), "shape"),
+        (WANT.to(torch.int64), "dtype"),
+        (WANT.clone().fill_(float("nan")), "non-finite"),
+        (WANT + 1, "value"),
+    ],
+    ids=["type", "shape", "dtype", "non-finite", "value"],
+)
+def test_each_kind_of_failure_takes_its_own_hint(actual: object, kind: str) -> None:
+    hints = {k: f"the {k} hint" for k in ("type", "shape", "dtype", "non-finite", "value")}
+    wrong = diagnosis(actual, WANT, hints=hints)
+    assert (wrong.kind, wrong.hint) == (kind, f"the {kind} hint")
+
+
+def test_a_failure_without_a_hint_of_its_own_leaves_the_tests_hint_to_the_report() -> None:
+    wrong = diagnosis(WANT + 1, WANT, hints={"shape": "only for shapes"})
+    assert (wrong.kind, wrong.hint) == ("value", "")
+
+
+def test_a_shape_is_checked_before_any_named_mistake_of_another_shape() -> None:
+    """A value that broadcast to another shape is a shape problem, even if its numbers match a mistake's."""
+    broadcast = WANT[:, :1] + torch.zeros(8, 8, dtype=torch.float64)
+    wrong = diagnosis(broadcast, WANT, mistakes={"lost digits": WANT[:, :1].expand(8, 5)})
+    assert (wrong.kind, str(wrong)) == ("shape", "result: shape (8, 5) expected, got (8, 8)")
+
+
+# -- issue #16: named mistakes that misfire are recorded when the reference passes -------------
+
+
+def test_a_mistake_equal_to_the_right_answer_is_recorded() -> None:
+    ones = torch.ones(1, 3, dtype=torch.float64)
+    with collisions_recorded() as found:
+        assert_close(ones.clone(), ones, mistakes={"sum instead of mean on a batch of one": ones})
+    assert found == [
+        "result: the mistake 'sum instead of mean on a batch of one' gives the right answer, so it can never be named"
+    ]
+
+
+def test_two_mistakes_with_the_same_value_are_recorded_with_both_names() -> None:
+    with collisions_recorded() as found:
+        assert_close(
+            WANT.clone(), WANT, what="grad", mistakes={"overwritten": WANT * 0, "too early": Mistake(WANT * 0)}
+        )
+    assert found == [
+        "grad: the mistakes 'overwritten' and 'too early' give the same value, so the first is named for both"
+    ]
+
+
+def test_mistakes_that_differ_are_not_recorded_and_nothing_is_recorded_outside_the_block() -> None:
+    with collisions_recorded() as found:
+        assert_close(WANT.clone(), WANT, mistakes={"negated": -WANT, "halved": WANT / 2})
+    assert found == []
+    assert_close(WANT.clone(), WANT, mistakes={"same": WANT})  # no recorder: nothing to record, no error
+
+
+# -- issue #16: exact dtypes, and messages that read well --------------------------------------
+
+
+def test_exact_dtype_names_both_dtypes() -> None:
+    wrong = diagnosis(WANT.float(), WANT, exact_dtype=True)
+    assert (wrong.kind, str(wrong)) == ("dtype", "result: dtype float64 expected, got dtype float32")
+
+
+def test_without_exact_dtype_only_the_dtype_class_is_compared() -> None:
+    assert_close(WANT.float(), WANT, atol=1e-5)
+
+
+def test_a_wrong_single_integer_is_named_as_a_value_not_an_index() -> None:
+    assert failure(torch.tensor(1624), torch.tensor(232)) == "result: expected 232, got 1624"
+
+
+def test_one_wrong_integer_among_many_agrees_in_number() -> None:
+    got = torch.arange(6)
+    got[4] = 9
+    assert failure(got, torch.arange(6)) == "result: 1 of 6 values differs; at index [4] expected 4, got 9"
+
+
+def test_a_single_value_has_no_shape_to_name() -> None:
+    assert failure(torch.tensor(1.0), torch.ones(3)) == "result: shape (3,) expected, got a single value"
+    assert failure(torch.ones(3), torch.tensor(1.0)) == "result: a single value expected, got (3,)"
+    assert failure(torch.tensor(2.0), torch.tensor(1.0)) == (
+        "result: abs error 1 (expected 1, got 2; tolerance 1e-05 + 1.3e-06·|expected|)"
+    )

@@ -59,7 +59,8 @@ def mi_by_entropies(joint: torch.Tensor) -> torch.Tensor:
 @pytest.mark.points(1)
 @pytest.mark.hint(
     "Surprise grows as an outcome gets rarer and is 0 for a certain one; "
-    "the base of the logarithm only sets the unit (e gives nats, 2 gives bits)."
+    "the base of the logarithm only sets the unit (e gives nats, 2 gives bits).",
+    "Start from -ln p, which is in nats; a logarithm in base b is the natural one divided by a constant that depends only on b.",
 )
 @pytest.mark.parametrize("base", [math.e, 2.0], ids=["nats", "bits"])
 def test_self_information_is_minus_log_p_in_the_requested_base(student, base):
@@ -75,7 +76,10 @@ def test_self_information_is_minus_log_p_in_the_requested_base(student, base):
 
 @pytest.mark.public
 @pytest.mark.points(1)
-@pytest.mark.hint("H(p) is the expected surprise: weight each outcome's -log p by its probability, along `dim`.")
+@pytest.mark.hint(
+    "H(p) is the expected surprise: weight each outcome's -log p by its probability, along `dim`.",
+    "Multiply p by its surprise element by element, then sum over one dimension only; the result loses that dimension and keeps the others.",
+)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_entropy_matches_torch_categorical(student, shape):
     p = rand_distribution(*shape, seed=2)
@@ -91,7 +95,10 @@ def test_entropy_matches_torch_categorical(student, shape):
 
 
 @pytest.mark.points(2)
-@pytest.mark.hint("What is log(0) in floating point, and what is 0 times it? By convention 0·log 0 = 0.")
+@pytest.mark.hint(
+    "What is log(0) in floating point, and what is 0 times it? By convention 0·log 0 = 0.",
+    "0 · (-inf) is NaN in floating point. Pick, element by element, either the term or an exact 0 where p is 0 (torch.where, or torch.xlogy).",
+)
 def test_entropy_treats_0_log_0_as_0(student):
     # Compared with the learner's own entropy of the same rows with the zero entries left out, so
     # that only the handling of zeros is judged here (a wrong base or sign fails its own tests).
@@ -112,7 +119,8 @@ def test_entropy_treats_0_log_0_as_0(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "A uniform distribution over k outcomes has the largest entropy there is over k outcomes; change of base: log_b x = ln x / ln b."
+    "A uniform distribution over k outcomes has the largest entropy there is over k outcomes; change of base: log_b x = ln x / ln b.",
+    "Work out by hand the entropy of a uniform distribution over 4 outcomes in nats and in bits, and compare with what your function returns.",
 )
 def test_entropy_of_uniform_over_k_outcomes_is_log_k_in_nats_and_in_bits(student):
     for k in (2, 5, 8):
@@ -133,7 +141,10 @@ def test_entropy_of_uniform_over_k_outcomes_is_log_k_in_nats_and_in_bits(student
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint("Reduce along `dim` only; every other dimension (before or after it) is a batch dimension.")
+@pytest.mark.hint(
+    "Reduce along `dim` only; every other dimension (before or after it) is a batch dimension.",
+    "A negative dim counts from the end; try a (2, 3, 4) input with dim=0, dim=1 and dim=-1 and check the shape of the result each time.",
+)
 def test_entropy_reduces_along_dim_and_keeps_the_other_dims(student):
     # Compared with the learner's own entropy along the last dim, so that only the handling of
     # `dim` is judged here (a wrong base or sign fails its own tests).
@@ -150,7 +161,8 @@ def test_entropy_reduces_along_dim_and_keeps_the_other_dims(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "H(p, q): outcomes come from p, and are scored by the model q. Which one weights, which one is in the log?"
+    "H(p, q): outcomes come from p, and are scored by the model q. Which one weights, which one is in the log?",
+    "H(p, q) is the expected surprise of the model q when outcomes are drawn from p: the weights come from the distribution that produces the data.",
 )
 def test_cross_entropy_matches_F_cross_entropy_with_probability_targets(student):
     p, q = rand_distribution(2, 3, 4, seed=5), rand_distribution(2, 3, 4, seed=6)
@@ -168,7 +180,10 @@ def test_cross_entropy_matches_F_cross_entropy_with_probability_targets(student)
 
 @pytest.mark.public
 @pytest.mark.points(1)
-@pytest.mark.hint("KL(p‖q) = sum_i p_i log(p_i / q_i) along `dim`: the extra nats paid for coding p with q.")
+@pytest.mark.hint(
+    "KL(p‖q) = sum_i p_i log(p_i / q_i) along `dim`: the extra nats paid for coding p with q.",
+    "KL(p‖q) = H(p, q) - H(p): both sums run over the same outcomes, along the same `dim`, weighted by the same distribution.",
+)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_kl_divergence_matches_F_kl_div(student, shape):
     p, q = rand_distribution(*shape, seed=7), rand_distribution(*shape, seed=8)
@@ -187,7 +202,8 @@ def test_kl_divergence_matches_F_kl_div(student, shape):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "KL is not symmetric: which distribution weights the log-ratio? Compare with F.kl_div(input=log q, target=p)."
+    "KL is not symmetric: which distribution weights the log-ratio? Compare with F.kl_div(input=log q, target=p).",
+    "Write KL(p‖q) for two outcomes with p = (0.9, 0.1) and q = (0.5, 0.5), then swap the arguments: the two numbers differ, and the test expects the first.",
 )
 def test_kl_divergence_is_not_symmetric_and_uses_p_as_weights(student):
     p = torch.tensor([[0.9, 0.05, 0.05], [0.7, 0.2, 0.1]], dtype=torch.float64)
@@ -201,7 +217,8 @@ def test_kl_divergence_is_not_symmetric_and_uses_p_as_weights(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Outcomes that p never produces cost nothing: 0·log 0 = 0 and 0·log(0/q) = 0, even when q is 0 too "
-    "(a ratio 0/0 is NaN, so do not form it)."
+    "(a ratio 0/0 is NaN, so do not form it).",
+    "Decide per element before dividing or taking a log: where p is 0 the term is 0, whatever q is; compute the log only where p is positive.",
 )
 def test_kl_divergence_and_cross_entropy_skip_outcomes_where_p_is_zero(student):
     # q is p with its nonzero entries swapped in pairs, so KL(p‖q) = KL(q‖p) and H(p, q) = H(q, p):
@@ -230,7 +247,8 @@ def test_kl_divergence_and_cross_entropy_skip_outcomes_where_p_is_zero(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "If q gives probability 0 to an outcome that p produces, coding it with q costs infinitely many nats: do not clamp q."
+    "If q gives probability 0 to an outcome that p produces, coding it with q costs infinitely many nats: do not clamp q.",
+    "A term p·log(p/0) with p > 0 is +inf, and one infinite term makes the whole sum infinite; adding a small epsilon to q would hide exactly that.",
 )
 def test_kl_divergence_and_cross_entropy_are_infinite_where_q_is_zero_but_p_is_not(student):
     # Each row of q is 0 where p is not and p is 0 where q is not: both KL(p‖q) and KL(q‖p) are +inf,
@@ -248,7 +266,10 @@ def test_kl_divergence_and_cross_entropy_are_infinite_where_q_is_zero_but_p_is_n
 
 
 @pytest.mark.points(2)
-@pytest.mark.hint("Cross-entropy = entropy + KL divergence; KL is >= 0 and is 0 exactly when both distributions agree.")
+@pytest.mark.hint(
+    "Cross-entropy = entropy + KL divergence; KL is >= 0 and is 0 exactly when both distributions agree.",
+    "If your three functions each pass their own tests, this identity holds; if not, check that all three reduce along the same `dim` with the same weights.",
+)
 def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative(student):
     # q is p with its entries permuted by an involution, so KL(p‖q) = KL(q‖p) and H(p, q) = H(q, p):
     # swapped arguments pass here and fail their own tests; only the identity is judged.
@@ -278,7 +299,8 @@ def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "sigma1 and sigma2 are standard deviations. Derive KL(N1‖N2) = E_N1[log N1(x) - log N2(x)] term by term, "
-    "and check that KL(N‖N) = 0."
+    "and check that KL(N‖N) = 0.",
+    "The closed form has a log-ratio of the two standard deviations, a ratio of variances and a squared difference of means over the second variance, then -½.",
 )
 def test_kl_normal_matches_torch_distributions_with_broadcasting(student):
     mu1, mu2 = randn(3, 1, seed=16), randn(4, seed=17)
@@ -309,7 +331,8 @@ def test_kl_normal_matches_torch_distributions_with_broadcasting(student):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "I(X; Y) compares the joint with the product of its marginals; the marginals come from summing out the other variable."
+    "I(X; Y) compares the joint with the product of its marginals; the marginals come from summing out the other variable.",
+    "Sum the joint over its last dim for one marginal and over the dim before it for the other; I(X; Y) = H(X) + H(Y) - H(X, Y) is one way to check.",
 )
 def test_mutual_information_matches_entropy_decomposition(student):
     single = joint_table(3, 4, seed=18)
@@ -326,7 +349,8 @@ def test_mutual_information_matches_entropy_decomposition(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Independent variables share no information; when Y is a relabelling of X, knowing Y tells all of X. "
-    "Empty cells of the table contribute 0 (0·log 0 = 0)."
+    "Empty cells of the table contribute 0 (0·log 0 = 0).",
+    "For independent X and Y the joint equals the outer product of its marginals, so every log-ratio is 0; empty cells need the same care as in entropy.",
 )
 def test_mutual_information_is_0_for_independent_and_log_k_for_a_permutation(student):
     px = rand_distribution(2, 4, seed=20)
@@ -348,7 +372,10 @@ def test_mutual_information_is_0_for_independent_and_log_k_for_a_permutation(stu
 
 
 @pytest.mark.points(1)
-@pytest.mark.hint("The docstring says a table that does not sum to 1 (e.g. counts) is normalized first.")
+@pytest.mark.hint(
+    "The docstring says a table that does not sum to 1 (e.g. counts) is normalized first.",
+    "Divide the table by its total over the last two dims (keep those dims for broadcasting) before computing any marginal.",
+)
 def test_mutual_information_normalizes_a_table_of_counts(student):
     counts = torch.randint(1, 20, (4, 6), generator=torch.Generator().manual_seed(22)).double()
     marginals = counts.sum(-1, keepdim=True) * counts.sum(-2, keepdim=True)

@@ -67,7 +67,10 @@ def _raises_value_error(m, probs, target):
 
 @pytest.mark.public
 @pytest.mark.points(1)
-@pytest.mark.hint("log softmax(x)_i = x_i - log sum_j exp(x_j), along `dim`; exp of the result sums to 1 along `dim`.")
+@pytest.mark.hint(
+    "log softmax(x)_i = x_i - log sum_j exp(x_j), along `dim`; exp of the result sums to 1 along `dim`.",
+    "log sum_j exp(x_j) is one value per row along `dim`: keep that dim (keepdim=True) so that it broadcasts against every x_i.",
+)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_log_softmax_matches_F_log_softmax(student, shape):
     x = rand_logits(*shape, seed=1)
@@ -82,19 +85,21 @@ def test_log_softmax_matches_F_log_softmax(student, shape):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "softmax is unchanged if you subtract the same constant from every logit; pick one that keeps every exp() <= 1."
+    "softmax is unchanged if you subtract the same constant from every logit; pick one that keeps every exp() <= 1.",
+    "exp(1000) overflows to inf in float32 (it does above about 88.7). Which logit of a row, subtracted from all of them, makes the largest exponent exactly exp(0) = 1?",
 )
 def test_log_softmax_is_finite_for_logits_of_1000_in_float32(student):
     x = torch.tensor([[1000.0, 0.0], [0.0, 1000.0], [-1000.0, -999.0]], dtype=torch.float32)
     got = student.log_softmax(x)
     if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
         fail("non-finite output for large logits: exp(1000) overflows float32 (it is inf above ~88.7)")
-    assert_close(got, F.log_softmax(x, dim=-1))
+    assert_close(got, F.log_softmax(x, dim=-1), exact_dtype=True, hints={"dtype": "A float32 input gives a float32 result: keep every intermediate in the input's dtype."})
 
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "Compute log-probabilities without leaving log space: a probability of e^-200 is 0 in float32, its log is not -inf."
+    "Compute log-probabilities without leaving log space: a probability of e^-200 is 0 in float32, its log is not -inf.",
+    "Taking softmax first and then its log loses everything below about e^-103 in float32; x_i minus the log-sum-exp never forms such a probability.",
 )
 def test_log_softmax_stays_in_log_space(student):
     x = torch.tensor([[0.0, -200.0], [-150.0, 50.0]], dtype=torch.float32)
@@ -102,7 +107,7 @@ def test_log_softmax_stays_in_log_space(student):
     got = student.log_softmax(x)
     if isinstance(got, torch.Tensor) and torch.isneginf(got).any():
         fail("-inf where a finite log-probability was expected: log(softmax(x)) underflows; stay in log space")
-    assert_close(got, want)
+    assert_close(got, want, exact_dtype=True, hints={"dtype": "A float32 input gives a float32 result: keep every intermediate in the input's dtype."})
 
 
 # --- binary cross-entropy on probabilities --------------------------------------------------------
@@ -111,7 +116,8 @@ def test_log_softmax_stays_in_log_space(student):
 @pytest.mark.public
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "-[y log p + (1 - y) log(1 - p)] per element, then reduce as `reduction` says ('mean' over all elements)."
+    "-[y log p + (1 - y) log(1 - p)] per element, then reduce as `reduction` says ('mean' over all elements).",
+    "Compute the per-element loss first, with the shape of the input; only then apply the reduction: 'none' keeps it, 'sum' adds it up, 'mean' divides by its number of elements.",
 )
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_binary_cross_entropy_matches_F(student, reduction):
@@ -125,7 +131,8 @@ def test_binary_cross_entropy_matches_F(student, reduction):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "torch clamps each log at -100, so a confident wrong answer costs 100; clamp before multiplying by the target (0·(-inf) is NaN)."
+    "torch clamps each log at -100, so a confident wrong answer costs 100; clamp before multiplying by the target (0·(-inf) is NaN).",
+    "Clamp log(p) and log(1 - p) separately, from below, at -100; then weigh them by y and 1 - y, so an infinite log never meets a zero weight.",
 )
 def test_binary_cross_entropy_clamps_each_log_at_minus_100_like_torch(student):
     probs = torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-30, 0.5], dtype=torch.float32)
@@ -138,7 +145,8 @@ def test_binary_cross_entropy_clamps_each_log_at_minus_100_like_torch(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "torch refuses probabilities outside [0, 1]; check the input and raise ValueError before computing anything."
+    "torch refuses probabilities outside [0, 1]; check the input and raise ValueError before computing anything.",
+    "Test the whole tensor at once (any element below 0 or above 1) and raise before the first log is taken.",
 )
 def test_binary_cross_entropy_raises_value_error_outside_0_1(student):
     target = torch.tensor([1.0, 0.0, 1.0])
@@ -157,7 +165,8 @@ def test_binary_cross_entropy_raises_value_error_outside_0_1(student):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "p = sigmoid(z); pos_weight (one weight per class, last dim) multiplies only the term of the positive targets."
+    "p = sigmoid(z); pos_weight (one weight per class, last dim) multiplies only the term of the positive targets.",
+    "pos_weight has one entry per class and broadcasts along the last dim; it scales the y·log σ(z) term only, never the (1 - y) term.",
 )
 def test_binary_cross_entropy_with_logits_matches_F_with_and_without_pos_weight(student):
     logits, target = rand_logits(7, 5, seed=5), rand_binary(7, 5, seed=6)
@@ -185,7 +194,8 @@ def test_binary_cross_entropy_with_logits_matches_F_with_and_without_pos_weight(
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "Rewrite log σ(z) and log(1 - σ(z)) in terms of z with softplus / logaddexp, so that exp() never overflows and no log sees a 0."
+    "Rewrite log σ(z) and log(1 - σ(z)) in terms of z with softplus / logaddexp, so that exp() never overflows and no log sees a 0.",
+    "σ(z) = 1 / (1 + e^-z), so log σ(z) = -log(1 + e^-z): which torch function computes log(1 + e^t) without overflow, and what is log(1 - σ(z)) in the same form?",
 )
 def test_binary_cross_entropy_with_logits_is_exact_for_logits_of_100_and_1000_in_float32(student):
     logits = torch.tensor([100.0, -100.0, 1000.0, -1000.0, 1000.0, -1000.0, 0.0, 30.0], dtype=torch.float32)
@@ -200,6 +210,8 @@ def test_binary_cross_entropy_with_logits_is_exact_for_logits_of_100_and_1000_in
         mistakes={
             "matches log(sigmoid(z)) with the log clamped at -100: the loss must reach 1000 at |z| = 1000": clamped
         },
+        exact_dtype=True,
+        hints={"dtype": "A float32 input gives a float32 result: keep every intermediate in the input's dtype."},
     )
 
 
@@ -209,7 +221,8 @@ def test_binary_cross_entropy_with_logits_is_exact_for_logits_of_100_and_1000_in
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "nll_loss takes log-probabilities as they are (no softmax, no log): it picks -input[n, target[n]] along dim 1. "
-    "Check what each torch loss expects: logits, probabilities or log-probabilities."
+    "Check what each torch loss expects: logits, probabilities or log-probabilities.",
+    "With a (N, C, d1, ...) input, the targets have shape (N, d1, ...): gather along dim 1 with the targets unsqueezed at dim 1, then squeeze it away.",
 )
 def test_nll_loss_matches_F_on_both_layouts(student):
     cases = {
@@ -232,7 +245,8 @@ def test_nll_loss_matches_F_on_both_layouts(student):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "An element whose target is ignore_index contributes 0 and does not count: 'mean' divides by the number of elements that count."
+    "An element whose target is ignore_index contributes 0 and does not count: 'mean' divides by the number of elements that count.",
+    "Build a mask of the targets that count; an ignored target may be out of range (e.g. -100), so replace it by a valid index before gathering, then zero its loss.",
 )
 def test_nll_loss_leaves_ignored_targets_out_of_the_mean(student):
     log_probs = F.log_softmax(randn(9, 4, seed=12), dim=1)
@@ -258,7 +272,8 @@ def test_nll_loss_leaves_ignored_targets_out_of_the_mean(student):
 @pytest.mark.public
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "cross_entropy = log_softmax over the classes (dim 1), then the negative log-likelihood of the targets."
+    "cross_entropy = log_softmax over the classes (dim 1), then the negative log-likelihood of the targets.",
+    "Reuse your own log_softmax and nll_loss: cross_entropy is the second applied to the first, with the classes in dim 1.",
 )
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_matches_F_with_class_indices(student, reduction):
@@ -271,7 +286,8 @@ def test_cross_entropy_matches_F_with_class_indices(student, reduction):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "Check what each function expects: cross_entropy takes logits; nll_loss takes log-probabilities, not probabilities."
+    "Check what each function expects: cross_entropy takes logits; nll_loss takes log-probabilities, not probabilities.",
+    "Passing probabilities where log-probabilities are expected, or logits where probabilities are, gives a plausible number that is simply wrong: follow the types through.",
 )
 def test_cross_entropy_takes_logits_and_feeds_log_probabilities_to_nll(student):
     logits, target = rand_logits(8, 5, seed=16), rand_labels(8, num_classes=5, seed=17)
@@ -293,7 +309,10 @@ def test_cross_entropy_takes_logits_and_feeds_log_probabilities_to_nll(student):
 
 
 @pytest.mark.points(2)
-@pytest.mark.hint("For sequences, cross_entropy wants (N, C, T): the classes are in dim 1, not in the last dim.")
+@pytest.mark.hint(
+    "For sequences, cross_entropy wants (N, C, T): the classes are in dim 1, not in the last dim.",
+    "For an input of shape (N, C, T), log_softmax must run along dim 1; running along the last dim normalizes over time steps instead of classes.",
+)
 def test_cross_entropy_on_sequences_wants_classes_in_dim_1(student):
     logits, target = rand_logits(4, 5, 3, seed=18), rand_labels(4, 3, num_classes=5, seed=19)
     last_dim = F.log_softmax(logits, dim=-1)
@@ -314,7 +333,8 @@ def test_cross_entropy_on_sequences_wants_classes_in_dim_1(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "A floating target of the logits' shape holds class probabilities: -sum_c target_c·log softmax(x)_c per example; "
-    "'mean' averages over the N·T examples, not over the N·C·T elements."
+    "'mean' averages over the N·T examples, not over the N·C·T elements.",
+    "Sum -target·log_softmax over dim 1 first (one loss per example, shape (N, T)); then reduce those examples as `reduction` says.",
 )
 def test_cross_entropy_with_probability_targets(student):
     cases = {
@@ -342,7 +362,8 @@ def test_cross_entropy_with_probability_targets(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "torch mixes (1 - ε)·(the target's loss) with ε·(the mean over all C classes of -log p); "
-    "ignored elements count for neither part, nor for the mean's denominator."
+    "ignored elements count for neither part, nor for the mean's denominator.",
+    "Compute the two parts per element with the same mask of elements that count, mix them with (1 - ε) and ε, and divide by the number of counted elements only.",
 )
 def test_cross_entropy_label_smoothing_and_ignore_index_match_F(student):
     logits = rand_logits(4, 5, 3, seed=24)
@@ -370,7 +391,8 @@ def test_cross_entropy_label_smoothing_and_ignore_index_match_F(student):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "The default reduction is the mean over examples: one example and 17 copies of it must give the same loss."
+    "The default reduction is the mean over examples: one example and 17 copies of it must give the same loss.",
+    "Repeat one example 17 times and compare the loss with that of the single example: a sum grows 17 times, a mean does not.",
 )
 def test_losses_are_a_mean_over_the_batch_not_a_sum(student):
     logits, target = rand_logits(1, 5, seed=26), rand_labels(1, num_classes=5, seed=27)
@@ -420,7 +442,8 @@ GRADIENT_CASES = {
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Build the loss only from torch operations on the input (no .detach(), .item(), numpy or in-place tricks) and autograd does the rest."
+    "Build the loss only from torch operations on the input (no .detach(), .item(), numpy or in-place tricks) and autograd does the rest.",
+    "Any step outside torch (a float(), an .item(), a NumPy call, an in-place edit of a tensor autograd needs) cuts or corrupts the gradient; find it in your loss.",
 )
 @pytest.mark.parametrize("name", list(GRADIENT_CASES))
 def test_loss_gradients_match_torch(student, name):

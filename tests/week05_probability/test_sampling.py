@@ -87,7 +87,8 @@ def _generator_use(m, seeds):
 @pytest.mark.public
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "log P(x) = log p when x = 1 and log(1 - p) when x = 0: write it as one expression in x so that shapes broadcast."
+    "log P(x) = log p when x = 1 and log(1 - p) when x = 0: write it as one expression in x so that shapes broadcast.",
+    "x·log p + (1 - x)·log(1 - p) needs no if: it is one expression that broadcasts x against p.",
 )
 def test_log_prob_bernoulli_matches_torch_with_broadcasting(student):
     g = torch.Generator().manual_seed(1)
@@ -106,7 +107,8 @@ def test_log_prob_bernoulli_matches_torch_with_broadcasting(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "When p is 0 or 1 one of the two logs is -inf; the term whose weight is 0 must contribute 0, not 0·(-inf) = NaN."
+    "When p is 0 or 1 one of the two logs is -inf; the term whose weight is 0 must contribute 0, not 0·(-inf) = NaN.",
+    "Choose the log per element with torch.where(x == 1, ...) instead of weighting both logs, or use torch.xlogy, which defines 0·log 0 as 0.",
 )
 def test_log_prob_bernoulli_is_minus_inf_only_on_impossible_outcomes(student):
     x = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
@@ -120,7 +122,8 @@ def test_log_prob_bernoulli_is_minus_inf_only_on_impossible_outcomes(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "Broadcast the indices against the batch shape of probs, then pick one entry of the last dim per index and take its log."
+    "Broadcast the indices against the batch shape of probs, then pick one entry of the last dim per index and take its log.",
+    "torch.broadcast_tensors(x.unsqueeze(-1), probs) gives both the same leading shape; gather along the last dim, then drop it.",
 )
 def test_log_prob_categorical_matches_torch_with_broadcasting(student):
     probs = rand_distribution(3, 5, seed=2)
@@ -137,7 +140,8 @@ def test_log_prob_categorical_matches_torch_with_broadcasting(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "A category of probability 0 is impossible: its log-probability is -inf, and every other category stays finite."
+    "A category of probability 0 is impossible: its log-probability is -inf, and every other category stays finite.",
+    "log(0) is -inf by itself; do not add an epsilon to the probabilities, which makes an impossible category merely unlikely.",
 )
 def test_log_prob_categorical_is_minus_inf_only_for_zero_probability_categories(student):
     probs = rand_distribution(4, 6, seed=4, zeros=2)
@@ -149,7 +153,8 @@ def test_log_prob_categorical_is_minus_inf_only_for_zero_probability_categories(
 @pytest.mark.public
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "sigma is a standard deviation: is your parameter σ or σ²? Keep the normalizing constants -log σ and -½·log 2π."
+    "sigma is a standard deviation: is your parameter σ or σ²? Keep the normalizing constants -log σ and -½·log 2π.",
+    "Write log N(x; μ, σ) from the density 1/(σ√(2π)) · exp(-(x-μ)²/(2σ²)) and take the log of each factor.",
 )
 @pytest.mark.parametrize("scale", ["sigma>1", "sigma<1"])
 def test_log_prob_normal_matches_torch_with_broadcasting(student, scale):
@@ -177,7 +182,10 @@ def test_log_prob_normal_matches_torch_with_broadcasting(student, scale):
 
 @pytest.mark.public
 @pytest.mark.points(1)
-@pytest.mark.hint("Return n class indices as a LongTensor of shape (n,), each in [0, K).")
+@pytest.mark.hint(
+    "Return n class indices as a LongTensor of shape (n,), each in [0, K).",
+    "torch.searchsorted returns int64 indices; count the categories along the last dim of probs and check that no index reaches K.",
+)
 def test_sample_categorical_returns_n_class_indices(student):
     probs = rand_distribution(6, seed=7)
     got = student.run(_categorical_samples, probs, 1000, 0)
@@ -194,7 +202,8 @@ def test_sample_categorical_returns_n_class_indices(student):
 @pytest.mark.points(3)
 @pytest.mark.hint(
     "The cumulative sum splits [0, 1) into one interval per category, of length its probability; "
-    "a uniform draw must land in interval k with probability p_k (check both ends of each interval)."
+    "a uniform draw must land in interval k with probability p_k (check both ends of each interval).",
+    "Draw u uniform in [0, 1), then find the first category whose cumulative probability is greater than u; draw 10,000 samples and compare counts with n·p.",
 )
 def test_sample_categorical_passes_a_chi_square_goodness_of_fit_test(student):
     probs = torch.tensor([0.02, 0.3, 0.005, 0.15, 0.25, 0.075, 0.2], dtype=torch.float64)
@@ -214,7 +223,8 @@ def test_sample_categorical_passes_a_chi_square_goodness_of_fit_test(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "A category of probability 0 has an empty interval in the cumulative sum: check that each draw gets the index "
-    "of the interval it falls in (no off-by-one), and which `right` of searchsorted keeps boundary draws out of it."
+    "of the interval it falls in (no off-by-one), and which `right` of searchsorted keeps boundary draws out of it.",
+    "When two cumulative sums are equal (a category of probability 0 between them), a draw exactly on that boundary must go to the next category of positive probability.",
 )
 def test_sample_categorical_never_draws_zero_probability_categories(student):
     for probs in (
@@ -233,7 +243,8 @@ def test_sample_categorical_never_draws_zero_probability_categories(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Every random number must come from the generator argument (pass generator=... to torch.rand), "
-    "never from torch's global generator: the same seed must give the same samples."
+    "never from torch's global generator: the same seed must give the same samples.",
+    "Every torch.rand, torch.randn or torch.multinomial call takes generator=...; a call without it draws from torch's global state and breaks reproducibility.",
 )
 def test_samplers_draw_from_the_given_generator_only(student):
     use = student.run(_generator_use, [0, 0, 1])
@@ -256,7 +267,8 @@ def test_samplers_draw_from_the_given_generator_only(student):
 
 @pytest.mark.points(1)
 @pytest.mark.hint(
-    "The result has shape (n,) followed by the broadcast shape of mu and sigma, like Normal(mu, sigma).sample((n,))."
+    "The result has shape (n,) followed by the broadcast shape of mu and sigma, like Normal(mu, sigma).sample((n,)).",
+    "torch.broadcast_shapes(mu.shape, sigma.shape) gives the shape of one sample; draw (n, *that shape) uniforms or normals at once.",
 )
 def test_sample_normal_has_shape_n_plus_the_broadcast_shape(student):
     mu, sigma = randn(3, 1, seed=8), 0.5 + rand_distribution(4, seed=9)
@@ -270,7 +282,8 @@ def test_sample_normal_has_shape_n_plus_the_broadcast_shape(student):
 
 @pytest.mark.points(2)
 @pytest.mark.hint(
-    "sigma is a standard deviation: samples of N(mu, sigma²) have standard deviation sigma, not sigma² or √sigma."
+    "sigma is a standard deviation: samples of N(mu, sigma²) have standard deviation sigma, not sigma² or √sigma.",
+    "A standard normal z becomes N(μ, σ²) by scaling by σ and shifting by μ, in that order.",
 )
 def test_sample_normal_has_mean_mu_and_standard_deviation_sigma(student):
     mu = torch.tensor([-1.0, 3.0, 0.5], dtype=torch.float64)
@@ -300,7 +313,8 @@ def test_sample_normal_has_mean_mu_and_standard_deviation_sigma(student):
 @pytest.mark.points(2)
 @pytest.mark.hint(
     "Box-Muller: two independent uniforms u1, u2 give sqrt(-2 ln u1)·cos(2π u2), a standard normal; "
-    "check the radius and the angle against the formula."
+    "check the radius and the angle against the formula.",
+    "u1 must be in (0, 1], not [0, 1), or ln u1 is -inf; the angle is 2π·u2, and the radius uses the natural log.",
 )
 def test_sample_normal_is_gaussian_by_a_chi_square_test(student):
     samples = student.run(

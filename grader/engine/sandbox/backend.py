@@ -21,13 +21,13 @@ import textwrap
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, Protocol
+from typing import Any, Callable, Final, Protocol, cast
 
 from .. import transport
 from ..protocol import CallRequest, ErrorStatus, LoadRequest, ProbeRequest, Request, SandboxSettings, SpawnSettings
 from .channel import recv_frame, send_frame
 from .confinement import OUTPUT_FILE, give_to_nobody
-from .student import StudentCodeError, StudentSide, Submission, TestTimeout
+from .student import WHERE_FILE, StudentCodeError, StudentSide, Submission, TestTimeout
 from .zygote import Zygote
 
 
@@ -138,6 +138,7 @@ class _Sandbox:
     workdir: Path
     load_sent: bool = False  # a load request went ahead of need; its reply is still to be read
     crashed: bool = False  # stopped to learn how it ended: its folder is this side's to remove
+    output_read: int = 0  # how much of its output a test has already been shown
 
     @property
     def running(self) -> bool:
@@ -191,6 +192,7 @@ class ProcessBackend:
                 "error", "your code sent back something that is not a value (it wrote to the grader's channel?)"
             ) from None
         except TestTimeout as exc:
+            exc.where = self._where_it_was(sandbox, WHERE_FILE, marker="Timeout (")
             self.stop()
             if route.op == "load":  # the file itself hangs: every test of it would
                 shown = f"{self.settings['label']}/{exercise[0]}/{exercise[1]}.py"
@@ -201,7 +203,8 @@ class ProcessBackend:
             raise
         except (EOFError, OSError):
             code = self.stop(wait=True)
-            raise StudentCodeError("crashed", crash_message(code) + self._where_it_crashed(sandbox)) from None
+            where = self._where_it_was(sandbox, OUTPUT_FILE, marker="Fatal Python error")
+            raise StudentCodeError("crashed", crash_message(code) + (f" at {where}" if where else "")) from None
 
     def _switch(self, exercise: tuple[str, str]) -> None:
         """Make ``exercise``'s sandbox the current one: the one started ahead, or a new one."""
@@ -222,7 +225,7 @@ class ProcessBackend:
         try:
             copy_plain_files(Path(self.settings["submission"]) / week, workdir / week)
             give_to_nobody(workdir)
-            settings: SpawnSettings = {**self.settings, "week": week, "workdir": str(workdir), "drop_root": False}
+            settings = cast(SpawnSettings, {**self.settings, "week": week, "workdir": str(workdir), "drop_root": False})
             channel, pid = self.zygote.spawn(settings)  # the zygote decides drop_root
         except BaseException:
             _remove(workdir)
@@ -259,7 +262,7 @@ class ProcessBackend:
 
     def stop(self, *, wait: bool = False) -> int | None:
         """End the current sandbox (if any).  With ``wait``, return how it ended (a crash's signal);
-        its folder then stays until the next sandbox starts, for ``_where_it_crashed``.  Without,
+        its folder then stays until the next sandbox starts, for ``_where_it_was``.  Without,
         the zygote kills it, removes its folder and reaps it later, and this side waits for none
         of it: a sandbox's normal end costs one message."""
         sandbox = self.current
@@ -281,7 +284,7 @@ class ProcessBackend:
         self._end_ahead()
 
     def _remove_crashed_folder(self) -> None:
-        """The folder of a current sandbox that crashed: kept for _where_it_crashed until now, and
+        """The folder of a current sandbox that crashed: kept for _where_it_was until now, and
         this side's to remove (the zygote removes those of sandboxes that ended normally)."""
         if self.current is not None and self.current.crashed:
             _remove(self.current.workdir)
@@ -295,23 +298,45 @@ class ProcessBackend:
         sandbox.channel.close()
         self.zygote.end(sandbox.pid, sandbox.workdir)
 
-    def _where_it_crashed(self, sandbox: _Sandbox) -> str:
-        """`` at exercises/week/x.py:8``, from the fault handler's dump in the sandbox's output."""
+    def _where_it_was(self, sandbox: _Sandbox, name: str, *, marker: str) -> str:
+        """``exercises/week/x.py:8``: the innermost learner frame of the last stack dump in one of
+        the sandbox's files (the fault handler's, after ``marker``), or "" if there is none."""
         import re
 
-        try:  # the sandbox may have replaced its output by a link: never follow it
-            fd = os.open(sandbox.workdir / OUTPUT_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as output:
-                size = os.fstat(output.fileno()).st_size
-                output.seek(max(0, size - 32000))
-                text = output.read(32000).decode(errors="replace")
+        try:  # the sandbox may have replaced the file by a link: never follow it
+            with _open_sandbox_file(sandbox.workdir / name) as dump:
+                size = os.fstat(dump.fileno()).st_size
+                dump.seek(max(0, size - 32000))
+                text = dump.read(32000).decode(errors="replace")
         except OSError:
             return ""
         root = str(sandbox.workdir)
-        for path, line in re.findall(r'File "([^"]+)", line (\d+)', text[text.rfind("Fatal Python error") :]):
+        for path, line in re.findall(r'File "([^"]+)", line (\d+)', text[text.rfind(marker) :]):
             if path.startswith(root + "/"):
-                return f" at {self.settings['label']}{path[len(root) :]}:{line}"
+                return f"{self.settings['label']}{path[len(root) :]}:{line}"
         return ""
+
+    def take_output(self, *, keep: bool, lines: int = 20) -> str:
+        """What the current sandbox's code printed since the last call: its last ``lines`` lines
+        if ``keep`` (a failing test's, for ``grade -v``), else nothing (the start of a test)."""
+        sandbox = self.current
+        if sandbox is None:
+            return ""
+        try:
+            with _open_sandbox_file(sandbox.workdir / OUTPUT_FILE) as output:
+                end = output.seek(0, 2)
+                start = max(sandbox.output_read, end - 4096) if keep else end
+                output.seek(start)
+                text = output.read(end - start).decode(errors="replace") if keep else ""
+        except OSError:
+            return ""
+        sandbox.output_read = end
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _open_sandbox_file(path: Path) -> Any:
+    """A file of a sandbox's folder, for reading; a link planted in its place is not followed (OSError)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
 
 
 def _remove(folder: Path) -> None:

@@ -68,7 +68,15 @@ def confine(settings: SpawnSettings) -> Path:
 # What a sandbox keeps of the grading process's environment: how to find programs, speak and
 # compute.  Nothing else: an instructor's tokens and keys (AWS_*, GITHUB_TOKEN, a database URL)
 # must not reach learner code.
-_PLAIN_ENVIRONMENT: Final = ("PATH", "LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
+_PLAIN_ENVIRONMENT: Final = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "GLIBC_TUNABLES",
+    "PYTHONHASHSEED",
+    "PYTHONDONTWRITEBYTECODE",
+)
 _PLAIN_PREFIXES: Final = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_")
 
 

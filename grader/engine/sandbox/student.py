@@ -9,6 +9,7 @@ confine itself, then answer requests on its channel until the trusted side close
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import importlib.util
@@ -25,6 +26,8 @@ from .channel import recv_frame, send_frame
 from .confinement import confine
 
 MESSAGE_LIMIT: Final = 300
+WHERE_FILE: Final = "where.txt"  # the learner's stack, dumped every WHERE_EVERY_S while a request runs
+WHERE_EVERY_S: Final = 1.0
 
 
 class TestTimeout(Exception):
@@ -41,6 +44,7 @@ class TestTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"timed out after {seconds:g} s")
         self.seconds = seconds
+        self.where = ""  # the learner's file:line where the code was stopped, when it is known
 
 
 class StudentCodeError(Exception):
@@ -211,8 +215,17 @@ class StudentSide:
         """Run student code; every way it can fail becomes a StudentCodeError (a timeout passes through)."""
         try:
             return thunk()
-        except TestTimeout:
+        except TestTimeout as exc:
+            exc.where = self._where(exc) or ""  # the in-process backend: the learner's frame is in the traceback
             raise
+        except OSError as exc:
+            if exc.errno != errno.EFBIG:
+                raise self._error(exc) from None
+            raise StudentCodeError(
+                "error",
+                f"your code printed or wrote more than a test may{self._at(exc)} (the output limit; "
+                "print less, e.g. not on every step of a loop)",
+            ) from None
         except AttributeError as exc:
             if exc.obj is module and exc.name:  # a probe used a name the learner's file lacks
                 raise StudentCodeError("missing", self._missing(module, exc.name)) from None
@@ -238,8 +251,11 @@ class StudentSide:
                 traceback_text=self._learner_traceback(exc),
             ) from None
         except BaseException as exc:  # noqa: BLE001 - anything student code raises is a value
-            message = f"{_exception_line(exc)}{self._at(exc)}"
-            raise StudentCodeError("error", _one_line(message), traceback_text=self._learner_traceback(exc)) from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: BaseException) -> StudentCodeError:
+        message = f"{_exception_line(exc)}{self._at(exc)}"
+        return StudentCodeError("error", _one_line(message), traceback_text=self._learner_traceback(exc))
 
     def _at(self, exc: BaseException) -> str:
         where = self._where(exc)
@@ -281,17 +297,26 @@ class StudentSide:
 
 def serve(channel_fd: int, settings: SpawnSettings) -> None:
     """The sandbox: confine this (freshly forked) process, then execute requests until EOF."""
+    import faulthandler
     import socket
 
     workdir = confine(settings)
     channel = socket.socket(fileno=channel_fd)
     side = StudentSide(Submission(workdir, settings["label"]), settings["package"])
+    where = open(workdir / WHERE_FILE, "w")  # noqa: SIM115 - open for the sandbox's whole life
     while True:
         try:
             request = recv_frame(channel)
         except (EOFError, OSError):
             return
-        send_frame(channel, *side.execute_parts(request))
+        # while the request runs, its stack is dumped every second: the trusted side reads the
+        # last dump when a time-out stops it, to say where the learner's code was (bench/where_dump.py)
+        faulthandler.dump_traceback_later(WHERE_EVERY_S, repeat=True, file=where)
+        try:
+            reply = side.execute_parts(request)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        send_frame(channel, *reply)
 
 
 def _exception_line(exc: BaseException) -> str:

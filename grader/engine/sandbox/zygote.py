@@ -130,9 +130,7 @@ def _describe(namespaced: bool, drops_root: bool) -> str:
     """How each sandbox is confined here, for ``grade -v`` (the trusted side adds bubblewrap)."""
     if namespaced:
         who = "as nobody" if os.getuid() == 0 else "without capabilities"
-        return (
-            f"own PID and mount namespaces per exercise (private /tmp, course, class and home folders hidden), {who}"
-        )
+        return f"own PID and mount namespaces per exercise (private /tmp, course, class and home folders hidden), {who}"
     if os.getuid() == 0:
         return "as nobody" if drops_root else "as root, new processes refused at the Python level (no namespaces here)"
     return "no namespaces here (a process it starts can outlive it until the time limit)"
@@ -387,7 +385,7 @@ class Zygote:
         """How sandboxes are confined (waits for the zygote to say, once)."""
         if not self.inner:
             try:
-                self.inner = self._reply(0).get("sandbox", "") or "?"
+                self.inner = str(self._reply(0).get("sandbox", "")) or "?"
             except OSError:
                 self.inner = "unknown (the zygote did not start)"
         return f"{self.outer}; each sandbox: {self.inner}"
