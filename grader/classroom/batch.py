@@ -57,6 +57,7 @@ class BatchSummary:
     entries: tuple[Entry, ...]
     duration_s: float
     workers: int
+    engine: str = ""  # where it was graded when not on this machine: "dask tcp://host:8786"
 
     def assessment(self, entry: Entry) -> LateAssessment:
         return late_of(self.course, self.week, entry)
