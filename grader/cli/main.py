@@ -279,6 +279,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         workers=args.workers or default_workers(),
         regrade=args.regrade,
         nbgrader_exchange=args.nbgrader_exchange,
+        scheduler=args.scheduler,
     )
     try:
         with BatchProgress(console, f"grading {request.week.id}") as bar:

@@ -42,6 +42,11 @@ class WarmWorker:
         self._jobs_sent = 0
         self._killed = False
 
+    def start(self, threads: int | None) -> None:
+        """Start the grading child now (torch, the suite, the zygote) rather than on the first job."""
+        if self._child is None:
+            self._start(threads)
+
     def grade(self, request: GradeRequest) -> WeekResult:
         started = time.perf_counter()
         run = Run(request, SilentListener())
