@@ -153,7 +153,7 @@ def _pt(value: float) -> str:
 
 # -- Markdown -----------------------------------------------------------------------------------
 
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>#|~])")  # brackets escaped: no link can form
 
 
 def _md(text: str) -> str:

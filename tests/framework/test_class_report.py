@@ -132,6 +132,13 @@ def test_feedback_html_escapes_what_the_learner_chose(course: Course) -> None:
     assert "http" not in page.replace("http://www.w3.org", "")  # nothing to fetch: it can be mailed as it is
 
 
+def test_feedback_markdown_shows_learner_text_literally(course: Course) -> None:
+    evil = entry("eve\n# forged", result(outcome("test_double", "failed", "[click](http://evil) <b>*x*</b>")))
+    text = to_markdown(learner_feedback(course, course.weeks[0], evil))
+    assert "Learner: eve\\\\n\\# forged" in text  # the newline shown as \\n (its backslash escaped): no heading
+    assert "\\[click\\](http://evil) \\<b\\>\\*x\\*\\</b\\>" in text  # no link, no tag, no emphasis
+
+
 # -- the terminal summary -----------------------------------------------------------------------------
 
 
@@ -189,3 +196,23 @@ def test_the_html_report_escapes_learner_text(course: Course) -> None:
     page = class_report_html(course, course.weeks[0], [evil])
     assert "<b onmouseover" not in page and "</script><script>alert(2)" not in page
     assert page.count("<script>") == 1
+
+
+def test_grade_export_feedback_writes_every_learner_from_the_gradebook(course: Course, tmp_path: Path) -> None:
+    from grader.classroom.gradebook import Gradebook
+    from grader.cli import run as grade_cli
+
+    book = tmp_path / "grades.db"
+    with Gradebook.open(book, create=True) as gradebook:
+        for graded in a_class():
+            gradebook.record(graded)
+    out, console = tmp_path / "feedback", io.StringIO()
+    args = ["export", "feedback", "week1", "--course", str(course.root), "--gradebook", str(book), "--out", str(out)]
+    assert grade_cli(args, console=Console(file=console, width=200)) == 0
+    assert "wrote feedback for 6 learner(s)" in console.getvalue()
+    assert sorted(p.name for p in out.glob("*.md")) == [f"{n}.md" for n in ("ada", "ben", "cy", "dot", "eve", "fay")]
+    assert "2 days late (-20%); final score: 1.6/6" in (out / "ben.md").read_text()
+    errors = io.StringIO()
+    no_out = ["export", "feedback", "week1", "--course", str(course.root), "--gradebook", str(book)]
+    assert grade_cli(no_out, err_console=Console(file=errors, width=200)) == 2
+    assert "needs --out" in errors.getvalue()

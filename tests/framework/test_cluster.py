@@ -5,6 +5,7 @@ one worker is SIGKILLed, against a local `grade batch` of the same class."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from rich.console import Console
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra: pip install -e '.[cluster]'")
 
@@ -190,3 +192,14 @@ def test_a_worker_with_another_version_of_the_course_refuses_work(tmp_path: Path
     assert "is another version of week1" in plugin.refusal() and "tcp://127.0.0.1:4242" in plugin.refusal()
     with pytest.raises(cluster_worker.CourseMismatchError, match="install the same course"):
         plugin.grade(b"", "ada", "0" * 64)
+
+
+def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path) -> None:
+    from grader.cli import run as grade_cli
+
+    root = _write_course(tmp_path / "course", timeout=4)
+    subs = _hand_in(tmp_path / "subs", {"ada": SOLUTION})
+    errors = io.StringIO()
+    args = ["batch", "week1", str(subs), "--course", str(root), "--scheduler", "my-cluster"]
+    assert grade_cli(args, err_console=Console(file=errors, width=300)) == 2
+    assert "--scheduler my-cluster: give the scheduler's address, tcp://HOST:8786, or local:N" in errors.getvalue()
