@@ -11,7 +11,8 @@ Three runs of ``grade batch week5 SUBS`` into fresh gradebooks, in this order:
 
 * ``--workers 2``: the default engine, two warm workers on this machine;
 * ``--scheduler tcp://127.0.0.1:PORT``: a ``dask scheduler`` and two ``dask worker --nthreads 1``
-  processes started before the timer (a cluster that is already up, as in a course);
+  processes (``GRADE_THREADS=1``: they share the cores, as the local run's workers do) started
+  before the timer (a cluster that is already up, as in a course);
 * ``--scheduler local:2``: a ``LocalCluster`` started by ``grade batch`` itself (inside the timer).
 
 Each run's wall-clock time and submissions per second, the ratios to the local run, and whether
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch_vs_nbgrader as classes  # noqa: E402 - the class generator of the other benchmark
 
 WEEK = "week5"
+RUNS = ("local", "tcp", "localcluster")
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=100, help="learners in the class (default 100)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--timeout", default="3", help="per-test limit in seconds (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (gradebooks, logs)")
     return parser.parse_args()
 
 
@@ -85,6 +88,7 @@ def start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
                     [sys.executable, "-m", "distributed.cli.dask_worker", address, *local, "--nthreads", "1",
                      "--name", name],
                     stdout=subprocess.DEVNULL, stderr=(tmp / f"{name}.log").open("w"),
+                    env={**os.environ, "GRADE_THREADS": "1"},  # two workers share this machine's 2 cores
                 )
             )  # fmt: skip
         client.wait_for_workers(2, timeout=120)
@@ -120,16 +124,21 @@ def main() -> int:
             f"  throughput {local / started:.2f}x local",
             flush=True,
         )
-        found = [scores(tmp / name) for name in ("local.db", "tcp.db", "localcluster.db")]
+        found = [scores(tmp / f"{name}.db") for name in RUNS]
         same = found[0] == found[1] == found[2] and len(found[0]) == args.n
         differ = sorted(k for k in found[0] if not found[0][k] == found[1].get(k) == found[2].get(k))
-        print(f"  same score for every learner in all three: {same}" + (f" (differ: {differ})" if differ else ""))
+        print(f"  same score for every learner in all three: {same}")
+        for learner in differ:
+            print(f"    {learner}: " + ", ".join(f"{name} {run.get(learner)}" for name, run in zip(RUNS, found, strict=True)))
         print(f"load after: {os.getloadavg()}")
         return 0
     finally:
         for process in processes:
             process.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,13 @@ from distributed import Client, Worker, WorkerPlugin, get_worker
 from ..core.course import Course, Week, load_course
 from ..core.errors import GraderError
 from ..core.results import WeekResult
-from ..engine.runner import GradeRequest
+from ..engine.runner import GradeRequest, threads_per_child
 from ..engine.warm import WarmWorker
 from .fingerprint import suite_hash
 
 PLUGIN_NAME: Final = "grader-warm-worker"
 COURSE_ENV: Final = "GRADE_COURSE"  # on a worker: where the course is installed, if not where the coordinator has it
+THREADS_ENV: Final = "GRADE_THREADS"  # on a worker: CPU threads of its grading process (default: every core)
 
 
 class CourseMismatchError(GraderError):
@@ -78,6 +79,8 @@ class GradingPlugin(WorkerPlugin):
             )
             return
         self._course, self._week = course, week
+        if self.threads is None:  # a remote worker: its machine's cores (Dask's nanny set OMP_NUM_THREADS=1)
+            self.threads = int(os.environ.get(THREADS_ENV) or threads_per_child(1))
         self._scratch = Path(tempfile.mkdtemp(prefix="grade-dask-"))
         self._warm = WarmWorker(course, week, hide=(self._scratch,))
         self._warm.start(self.threads)  # torch and the zygote now, not on the first submission

@@ -64,6 +64,11 @@ class WarmWorker:
             self._discard()
             run.restarts += 1
             run.execute()
+        elif any(outcome.status == "timeout" for outcome in run.outcomes.values()):
+            # The time-out was raised wherever the child was, perhaps inside an import of the
+            # suite's or torch's own (a lazy `import sympy`): the half-initialised module would
+            # fail the same test for every later learner.  The next job gets a fresh child.
+            self._discard()
         return run.result(time.perf_counter() - started)
 
     def close(self) -> None:

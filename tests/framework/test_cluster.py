@@ -64,7 +64,8 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     info = folder / "scheduler.json"
     local = ["--host", "127.0.0.1", "--no-dashboard"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "GRADE_THREADS": "1"}  # two workers share the machine's cores
     started = [
         subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", *local, "--port", "0", "--scheduler-file", str(info)],
