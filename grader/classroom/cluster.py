@@ -113,7 +113,7 @@ def grade_on_cluster(
 ) -> Iterator[tuple[Intake, WeekResult | InfrastructureFailure]]:
     """Results as they finish, from every worker of the client's cluster.
 
-    Registers the grading plugin (on present and future workers), stops with a
+    Registers the grading plugin (on present and future workers; removed at the end), stops with a
     ``CourseMismatchError`` if any worker has another course, then keeps a bounded number of
     submissions in flight.  A ``KilledWorker`` (the submission's workers died ``RETRIES + 1``
     times) is an ``InfrastructureFailure`` for that submission; the batch goes on.  ``task`` (for
@@ -127,33 +127,36 @@ def grade_on_cluster(
     fingerprint = suite_hash(course, week)
     plugin = GradingPlugin(course_root=str(course.root), week_id=week.id, fingerprint=fingerprint, threads=threads)
     client.register_plugin(plugin, name=PLUGIN_NAME)
-    client.run_on_scheduler(_limit_retries, retries=RETRIES)  # type: ignore[no-untyped-call]
-    refused = refusals(client)
-    if refused:
-        raise CourseMismatchError("\n".join(refused))
-    pending = list(reversed(intakes))
-    by_future: dict[Any, Intake] = {}
-    window = distributed.as_completed()
+    try:
+        client.run_on_scheduler(_limit_retries, retries=RETRIES)  # type: ignore[no-untyped-call]
+        refused = refusals(client)
+        if refused:
+            raise CourseMismatchError("\n".join(refused))
+        pending = list(reversed(intakes))
+        by_future: dict[Any, Intake] = {}
+        window = distributed.as_completed()
 
-    def submit() -> None:
-        intake = pending.pop()
-        assert intake.root is not None
-        future = client.submit(task or grade_submission, pack(intake.root), intake.learner, fingerprint, pure=False)
-        by_future[future] = intake
-        window.add(future)
+        def submit() -> None:
+            intake = pending.pop()
+            assert intake.root is not None
+            future = client.submit(task or grade_submission, pack(intake.root), intake.learner, fingerprint, pure=False)
+            by_future[future] = intake
+            window.add(future)
 
-    for _ in range(min(len(pending), max(1, dask_worker_count(client)) * IN_FLIGHT_PER_WORKER)):
-        submit()
-    for future in window:
-        intake = by_future.pop(future)
-        if pending:
+        for _ in range(min(len(pending), max(1, dask_worker_count(client)) * IN_FLIGHT_PER_WORKER)):
             submit()
-        try:
-            yield intake, future.result()
-        except distributed.KilledWorker as exc:
-            yield intake, InfrastructureFailure(_killed_reason(exc))
-        finally:
-            future.release()
+        for future in window:
+            intake = by_future.pop(future)
+            if pending:
+                submit()
+            try:
+                yield intake, future.result()
+            except distributed.KilledWorker as exc:
+                yield intake, InfrastructureFailure(_killed_reason(exc))
+            finally:
+                future.release()
+    finally:  # the warm workers stop; an idle cluster keeps no grading process for this week
+        client.unregister_worker_plugin(PLUGIN_NAME)  # type: ignore[no-untyped-call]
 
 
 def _limit_retries(dask_scheduler: Any, retries: int) -> None:
