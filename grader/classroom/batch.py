@@ -11,23 +11,24 @@ moment its result arrives.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import queue
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from ..core.course import Course, Week, late_of
+from ..core.errors import UsageError
 from ..core.late import LateAssessment
 from ..core.results import WeekResult
-from ..core.version import __version__
 from ..engine.runner import GradeRequest, grade_week, threads_per_child
 from ..engine.warm import WarmWorker
+from .fingerprint import suite_hash
 from .gradebook import DEFAULT_NAME, Entry, Gradebook
 from .intake import Discovery, Intake, discover
 
@@ -41,6 +42,7 @@ class BatchRequest:
     workers: int
     regrade: bool = False
     nbgrader_exchange: bool = False  # SUBMISSIONS holds nbgrader's submitted/<learner>/<assignment>/
+    scheduler: str | None = None  # a Dask scheduler (tcp://HOST:8786) or local:N: grade on a cluster (cluster.py)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class BatchSummary:
     entries: tuple[Entry, ...]
     duration_s: float
     workers: int
+    engine: str = ""  # where it was graded when not on this machine: "dask tcp://host:8786"
 
     def assessment(self, entry: Entry) -> LateAssessment:
         return late_of(self.course, self.week, entry)
@@ -104,36 +107,54 @@ def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSumma
                 listener.recorded(entry)
                 rejected += 1
         gradable = [i for i in todo if i.gradable]
-        private = (work, request.submissions.resolve(), *_gradebook_files(request.gradebook))
-        for intake, result in _grade_all(request, gradable, hide=private):
-            entry = _entry(request.week, intake, suite, result)
-            book.record(entry)
-            listener.recorded(entry)
+        infrastructure = 0  # submissions the cluster could not grade (cluster.InfrastructureFailure)
+        with _engine(
+            request, gradable, hide=(work, request.submissions.resolve(), *_gradebook_files(request.gradebook))
+        ) as (engine, workers, results):
+            for intake, result in results:
+                entry = _entry(request.week, intake, suite, result)
+                book.record(entry)
+                listener.recorded(entry)
+                infrastructure += isinstance(result, str)
         entries = tuple(book.current(request.week.id))
     return BatchSummary(
         course=request.course,
         week=request.week,
         gradebook=request.gradebook,
-        graded=len(gradable),
+        graded=len(gradable) - infrastructure,
         unchanged=unchanged,
-        rejected=rejected,
+        rejected=rejected + infrastructure,
         ignored=found.ignored,
         entries=entries,
         duration_s=time.perf_counter() - started,
-        workers=min(request.workers, len(gradable)),
+        workers=workers,
+        engine=engine,
     )
 
 
-def suite_hash(course: Course, week: Week) -> str:
-    """The week's hidden suite, reference and limits by content: when it changes, stored grades
-    are stale and the next batch regrades them (a fresh clone changes mtimes, not this)."""
-    digest = hashlib.sha256(f"grader {__version__}\n{course.grading.timeout_s}\n".encode())
-    for folder in (course.tests_dir / week.folder, course.solutions_dir / week.folder):
-        for path in sorted(folder.rglob("*.py")):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    for conftest in sorted(course.tests_dir.glob("conftest.py")):
-        digest.update(conftest.read_bytes())
-    return digest.hexdigest()
+@contextmanager
+def _engine(
+    request: BatchRequest, intakes: list[Intake], *, hide: tuple[Path, ...]
+) -> Iterator[tuple[str, int, Iterable[tuple[Intake, WeekResult | str]]]]:
+    """Where the submissions are graded: this machine's warm workers, or a Dask cluster
+    (``--scheduler``), whose infrastructure failures come back as their reason (a string)."""
+    if not request.scheduler:
+        yield "", min(request.workers, len(intakes)), _grade_all(request, intakes, hide=hide)
+        return
+    from .cluster import connect, dask_worker_count, grade_on_cluster, local_threads
+
+    if request.course.grading.sandbox != "process":
+        raise UsageError('grade batch --scheduler needs the process sandbox ([grading] sandbox = "process")')
+    with connect(request.scheduler, workers=request.workers) as client:
+        results = grade_on_cluster(
+            client,
+            course=request.course,
+            week=request.week,
+            intakes=intakes,
+            threads=local_threads(request.scheduler, request.workers),
+        )
+        plain = ((i, r if isinstance(r, WeekResult) else r.reason) for i, r in results)
+        yield f"dask {request.scheduler}", dask_worker_count(client), plain
 
 
 def _plan(found: Discovery, book: Gradebook, request: BatchRequest, suite: str) -> tuple[list[Intake], int]:
@@ -154,7 +175,12 @@ def _plan(found: Discovery, book: Gradebook, request: BatchRequest, suite: str) 
     return todo, unchanged
 
 
-def _entry(week: Week, intake: Intake, suite: str, result: WeekResult | None) -> Entry:
+def _entry(week: Week, intake: Intake, suite: str, result: WeekResult | str | None) -> Entry:
+    """A graded submission, or one that cannot be graded: the intake's problem (``None``), or an
+    infrastructure failure's reason (a string: the next batch grades it again)."""
+    if isinstance(result, str):
+        intake = replace(intake, problem=result)
+        result = None
     notes = [*intake.notes, *(result.notes if result else ())]
     return Entry(
         week_id=week.id,

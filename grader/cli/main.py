@@ -12,7 +12,8 @@ Instructors:
     grade new week15 --title T create a week (or grade new week15/exercise: add an exercise)
     grade release --out DIR    write a student release (public tests only, no solutions)
     grade batch WEEK SUBS      grade every learner's submission into the gradebook (grades.db)
-    grade export FORMAT [WEEK] the gradebook as csv, json or into nbgrader; a Gradescope autograder
+    grade export FORMAT [WEEK] the gradebook as csv, json or into nbgrader; a Gradescope autograder;
+                               feedback pages per learner; the class report as one HTML page
 
 Exit codes: 0 every test passed, 1 some test failed, 2 a usage or configuration error,
 130 interrupted.  Errors are rendered here and nowhere else.
@@ -39,11 +40,14 @@ from . import report
 from .progress import BatchProgress, LiveProgress
 
 if TYPE_CHECKING:
+    from ..classroom.gradebook import Entry
+    from ..core.course import Course, Week
     from ..core.results import WeekResult
     from ..learner.watch import WatchUpdate
 
 COMMANDS: Final = ("list", "history", "hint", "build", "check", "new", "release", "batch", "export")
-EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope")
+EXPORT_FORMATS: Final = ("csv", "json", "nbgrader", "gradescope", "feedback", "html")
+WEEK_EXPORTS: Final = ("csv", "gradescope", "feedback", "html")
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
@@ -117,9 +121,23 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "--regrade", action="store_true", help="grade again even what is unchanged since the last batch"
         )
+        parser.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="grade on a Dask cluster: tcp://HOST:8786, or local:N for N local Dask workers (docs/cluster.md)",
+        )
+        parser.add_argument(
+            "--all", action="store_true", help="list every test in the summary (default: the 15 passed least)"
+        )
     if command == "export":
-        parser.add_argument("format", choices=EXPORT_FORMATS, help="csv, json, nbgrader or gradescope")
-        parser.add_argument("week", nargs="?", help="the week (required for csv and gradescope; default: every week)")
+        parser.add_argument(
+            "format",
+            choices=EXPORT_FORMATS,
+            help="csv, json, nbgrader, gradescope; feedback (a folder of per-learner pages), html (the class report)",
+        )
+        parser.add_argument(
+            "week", nargs="?", help="the week (required but for json and nbgrader; default: every week)"
+        )
         parser.add_argument(
             "--gradebook", type=Path, metavar="FILE", help="the SQLite gradebook (default: grades.db in the course)"
         )
@@ -127,7 +145,8 @@ def _instructor_parser(command: str) -> argparse.ArgumentParser:
             "--out",
             type=Path,
             metavar="PATH",
-            help="where to write (csv, json: default standard output; gradescope: default here)",
+            help="where to write (csv, json: default standard output; gradescope: default here; "
+            "feedback: a folder; html: a file)",
         )
         parser.add_argument("--db", type=Path, metavar="PATH", help="nbgrader: its gradebook.db to write into")
     if command == "release":
@@ -365,6 +384,7 @@ def _release(args: argparse.Namespace, console: Console) -> int:
 def _batch(args: argparse.Namespace, console: Console) -> int:
     from ..classroom.batch import BatchRequest, default_gradebook, default_workers, grade_batch
     from ..learner.grading import open_course
+    from . import class_summary
 
     course = open_course(args.course)
     if args.workers is not None and args.workers < 1:
@@ -377,13 +397,14 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
         workers=args.workers or default_workers(),
         regrade=args.regrade,
         nbgrader_exchange=args.nbgrader_exchange,
+        scheduler=args.scheduler,
     )
     try:
         with BatchProgress(console, f"grading {request.week.id}") as bar:
             summary = grade_batch(request, listener=bar)
     except KeyboardInterrupt:
         raise BatchInterrupted(request.gradebook) from None
-    report.render_batch(console, summary)
+    class_summary.render_batch(console, summary, all_tests=args.all)
     return EXIT_FAILED if summary.rejected else EXIT_PASSED
 
 
@@ -393,7 +414,7 @@ def _export(args: argparse.Namespace, console: Console) -> int:
 
     course = open_course(args.course)
     week = course.resolve(args.week) if args.week else None
-    if args.format in ("csv", "gradescope") and week is None:
+    if args.format in WEEK_EXPORTS and week is None:
         raise UsageError(f"grade export {args.format} needs a week, e.g. grade export {args.format} week5")
     if args.format == "gradescope":
         from ..classroom.gradescope import build_gradescope_autograder
@@ -408,6 +429,9 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     with Gradebook.open((args.gradebook or default_gradebook(course)).expanduser(), create=False) as book:
         weeks = [week.id] if week else book.weeks()
         entries = {week_id: book.current(week_id) for week_id in weeks}
+    if args.format in ("feedback", "html"):
+        assert week is not None
+        return _export_pages(args, console, course, week, entries[week.id])
     if args.format == "nbgrader":
         if args.db is None:
             raise UsageError("grade export nbgrader needs --db PATH, the nbgrader gradebook.db to write into")
@@ -427,6 +451,26 @@ def _export(args: argparse.Namespace, console: Console) -> int:
         _write(console, args.out, text.getvalue())
     else:
         _write(console, args.out, json.dumps(export.to_json(course, entries), indent=2) + "\n")
+    return EXIT_PASSED
+
+
+def _export_pages(args: argparse.Namespace, console: Console, course: Course, week: Week, entries: list[Entry]) -> int:
+    if args.out is None:
+        what = "a folder, e.g. --out feedback/" if args.format == "feedback" else "a file, e.g. --out report.html"
+        raise UsageError(f"grade export {args.format} needs --out: {what}")
+    out = args.out.expanduser()
+    if args.format == "feedback":
+        from ..classroom.feedback import write_feedback
+
+        written = write_feedback(course, week, entries, out)
+        console.print(
+            Text(f"wrote feedback for {len(written.files)} learner(s) to {out} (index.tsv lists them)", style="green"),
+            highlight=False,
+        )
+        return EXIT_PASSED
+    from ..classroom.html_report import class_report_html
+
+    _write(console, out, class_report_html(course, week, entries))
     return EXIT_PASSED
 
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sql
     from ..authoring.build import BuiltFile
     from ..authoring.check import CourseCheck, WeekCheck
     from ..authoring.release import ReleaseSummary
-    from ..classroom.batch import BatchSummary
     from ..core.course import Course, Week
     from ..learner.hints import UnfoldedHint
     from ..learner.history import StoredScore, WeekHistory
@@ -350,87 +349,3 @@ def render_release(console: Console, summary: ReleaseSummary) -> None:
         held = summary.held_back[week_id]
         extra = f", {held.tests} held back ({points(held.points)} pt)" if held.tests else ""
         console.print(Text(f"  {week_id}: {shipped} tests shipped{extra}"))
-
-
-# -- grade batch ----------------------------------------------------------------------------------
-
-
-def render_batch(console: Console, summary: BatchSummary) -> None:
-    """The class's grades for the week, then what an instructor wants first: the statistics and
-    the tests most learners fail."""
-    console.print(_learner_table(summary))
-    for line in summary.ignored:
-        console.print(Text(f"ignored {shown(line)}", style="yellow"))
-    _render_statistics(console, summary)
-    ran = f"graded {summary.graded}, rejected {summary.rejected}, unchanged {summary.unchanged}"
-    console.print(
-        Text(
-            f"{ran} in {summary.duration_s:.1f} s with {summary.workers} worker(s); stored in {summary.gradebook}",
-            style="dim",
-        )
-    )
-
-
-def _learner_table(summary: BatchSummary) -> Table:
-    week = summary.week
-    due = f", due {week.due:%Y-%m-%d %H:%M}" if week.due else ""
-    table = Table(title=f"{week.id}: {week.title}{due}", box=box.SIMPLE_HEAD, title_justify="left")
-    for column, justify in (("learner", "left"), ("raw", "right"), ("late", "left"), ("final", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    table.add_column("tests", justify="right")
-    table.add_column("notes", overflow="fold")
-    for entry in summary.entries:
-        late = summary.assessment(entry)
-        if entry.result is None:
-            table.add_row(Text(shown(entry.learner)), "-", "", "-", "", Text(shown(entry.reason), style="red"))
-            continue
-        result = entry.result
-        table.add_row(
-            Text(shown(entry.learner)),
-            f"{points(late.raw)}/{points(result.points_possible)}",
-            Text(late.note if late.late else "", style="yellow"),
-            f"{points(late.final)}",
-            f"{result.tests_passed}/{result.tests_total}",
-            Text(shown(entry.reason), style="dim"),
-        )
-    return table
-
-
-def _render_statistics(console: Console, summary: BatchSummary) -> None:
-    from ..classroom.statistics import class_statistics
-
-    stats = class_statistics(summary)
-    if not stats.graded:
-        console.print(Text("no submission could be graded", style="red"))
-        return
-    possible = points(stats.points_possible)
-    console.print(
-        Text(
-            f"{stats.graded} graded ({stats.rejected} rejected, {stats.late} late): "
-            f"mean {stats.mean_final:.1f}/{possible}, median {stats.median_final:.1f}/{possible} after the late policy "
-            f"(raw: mean {stats.mean_raw:.1f}, median {stats.median_raw:.1f})",
-            style="bold",
-        )
-    )
-    widest = max(stats.histogram) or 1
-    for band, count in enumerate(stats.histogram):
-        low, high = band * 100 // len(stats.histogram), (band + 1) * 100 // len(stats.histogram)
-        label = f"{low:3d}–{high}%" if high < 100 else f"{low:3d}–100%"
-        console.print(Text(f"  {label:>9} {'█' * round(24 * count / widest):<24} {count}"))
-    table = Table(title="pass rate per test (lowest first)", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("passed", justify="right")
-    table.add_column("exercise")
-    table.add_column("test", overflow="fold")
-    failed_by_some = [rate for rate in stats.pass_rates if rate.passed < rate.total]
-    for rate in failed_by_some:
-        style = "red" if rate.rate < 0.5 else "yellow" if rate.rate < 0.9 else "green"
-        table.add_row(
-            Text(f"{rate.rate:4.0%} ({rate.passed}/{rate.total})", style=style),
-            Text(shown(rate.exercise)),
-            Text(shown(rate.test)),  # a parametrized id's brackets are not markup
-        )
-    if failed_by_some:
-        console.print(table)
-    passed_by_all = len(stats.pass_rates) - len(failed_by_some)
-    if passed_by_all:
-        console.print(Text(f"{passed_by_all} test(s) passed by every graded submission", style="green"))

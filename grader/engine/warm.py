@@ -43,6 +43,11 @@ class WarmWorker:
         self._jobs_sent = 0
         self._killed = False
 
+    def start(self, threads: int | None) -> None:
+        """Start the grading child now (torch, the suite, the zygote) rather than on the first job."""
+        if self._child is None:
+            self._start(threads)
+
     def grade(self, request: GradeRequest, *, listener: Listener | None = None) -> WeekResult:
         started = time.perf_counter()
         run = Run(request, listener or SilentListener())
@@ -61,6 +66,11 @@ class WarmWorker:
             self._discard()
             run.restarts += 1
             run.execute()
+        elif any(outcome.status == "timeout" for outcome in run.outcomes.values()):
+            # The time-out was raised wherever the child was, perhaps inside an import of the
+            # suite's or torch's own (a lazy `import sympy`): the half-initialised module would
+            # fail the same test for every later learner.  The next job gets a fresh child.
+            self._discard()
         return run.result(time.perf_counter() - started)
 
     def close(self) -> None:

@@ -270,3 +270,47 @@ def test_the_command_prints_each_learner_and_the_class_statistics(make_course: M
     assert exported.returncode == 0, exported.stderr
     assert rows[0].startswith("learner,status,source,submitted_at,basics (3),raw,possible")
     assert [row.split(",")[:2] for row in rows[1:]] == [["ada", "graded"], ["ben", "graded"], ["broken", "rejected"]]
+
+
+# A package the hidden suite imports lazily, in the trusted grading process, whose first import is
+# slow (as torch's first `import sympy` is under load) and whose __init__ binds a submodule.
+SLOW_PACKAGE = """\
+import os, time
+import slowpkg.printing
+if not os.path.exists(os.environ["SLOWPKG_MARK"]):
+    open(os.environ["SLOWPKG_MARK"], "w").close()
+    time.sleep(8)
+"""
+SUITE_USING_SLOWPKG = """\
+import pytest
+import torch
+
+from grader.testing import assert_close
+
+pytestmark = pytest.mark.exercise("{exercise}")
+
+
+@pytest.mark.points(1)
+def test_double(student):
+    import slowpkg  # the first import runs into the time limit; later ones are quick
+
+    x = torch.arange(3.0)
+    assert_close(student.double(x), x * slowpkg.printing.TWO)
+"""
+
+
+def test_a_time_out_inside_the_suites_own_import_does_not_poison_the_next_learners(
+    make_course: MakeCourse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #21 (found by bench/cluster_vs_local.py): a time-out raised in the middle of an import
+    by the trusted side left a half-initialised package in the warm worker, and every later learner
+    graded by it failed that test (AttributeError: module 'sympy' has no attribute 'printing')."""
+    root = make_course({"basics": SOLUTION}, timeout=4, suite=SUITE_USING_SLOWPKG)
+    (root / "slowpkg").mkdir()
+    (root / "slowpkg" / "__init__.py").write_text(SLOW_PACKAGE)
+    (root / "slowpkg" / "printing.py").write_text("TWO = 2\n")
+    monkeypatch.setenv("SLOWPKG_MARK", str(tmp_path / "slowpkg-imported-once"))
+    subs = _hand_in(tmp_path / "subs", {"a_first": SOLUTION, "b_next": SOLUTION, "c_next": SOLUTION})
+    entries = _by_learner(_batch(root, subs, workers=1))
+    assert _statuses(entries["a_first"])["test_double"] == "timeout"
+    assert [_statuses(entries[k])["test_double"] for k in ("b_next", "c_next")] == ["passed", "passed"]

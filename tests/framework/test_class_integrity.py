@@ -28,7 +28,7 @@ from grader.classroom import export, staging, stamps
 from grader.classroom.batch import BatchRequest, BatchSummary
 from grader.classroom.gradebook import Entry, Gradebook
 from grader.classroom.intake import Intake, discover
-from grader.cli import report
+from grader.cli import class_summary, report
 from grader.cli import run as grade_cli
 from grader.core.course import Course, load_course
 from grader.core.errors import UsageError
@@ -398,7 +398,7 @@ def render(course: Course, entries: list[Entry], ignored: tuple[str, ...] = ()) 
         workers=1,
     )
     out = io.StringIO()
-    report.render_batch(Console(file=out, width=200, color_system=None), summary)
+    class_summary.render_batch(Console(file=out, width=200, color_system=None), summary)
     return out.getvalue()
 
 

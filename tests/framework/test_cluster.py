@@ -1,0 +1,206 @@
+"""Issue #21: grade batch on a Dask cluster, tested on one machine.  A scheduler and two worker
+processes on 127.0.0.1 (each worker under its nanny, so a killed one comes back), started once
+for the module; a class of 20 (correct, partly wrong, broken, hanging, stubs) graded on it while
+one worker is SIGKILLed, against a local `grade batch` of the same class."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra: pip install -e '.[cluster]'")
+
+from grader.classroom import cluster, cluster_worker  # noqa: E402
+from grader.classroom.batch import BatchRequest, BatchSummary, grade_batch  # noqa: E402
+from grader.classroom.gradebook import Entry, Gradebook  # noqa: E402
+from grader.classroom.intake import discover  # noqa: E402
+from grader.core.course import load_course  # noqa: E402
+
+from .conftest import COURSE_TOML, SOLUTION, STUB, SUITE  # noqa: E402
+
+HERE = Path(__file__).parent
+WRONG = SOLUTION.replace("return 2 * x", "return 3 * x")
+BROKEN = SOLUTION.replace("def total(x):", "def total(x)")
+HANGS = SOLUTION.replace("return 2 * x", "while True:\n        pass")
+CLASS = {
+    **{f"correct{i}": SOLUTION for i in range(7)},
+    **{f"wrong{i}": WRONG for i in range(5)},
+    **{f"broken{i}": BROKEN for i in range(4)},
+    **{f"hangs{i}": HANGS for i in range(2)},
+    **{f"stubs{i}": STUB for i in range(2)},
+}
+
+
+def _write_course(root: Path, *, timeout: float) -> Path:
+    for part in ("tests", "solutions", "exercises"):
+        (root / part / "week01_basics").mkdir(parents=True)
+    (root / "course.toml").write_text(COURSE_TOML.format(timeout=timeout))
+    (root / "solutions" / "week01_basics" / "basics.py").write_text(SOLUTION)
+    (root / "exercises" / "week01_basics" / "basics.py").write_text(STUB)
+    (root / "tests" / "week01_basics" / "test_basics.py").write_text(SUITE.format(exercise="basics"))
+    return root
+
+
+def _hand_in(folder: Path, learners: dict[str, str]) -> Path:
+    for learner, source in learners.items():
+        (folder / learner / "week01_basics").mkdir(parents=True)
+        (folder / learner / "week01_basics" / "basics.py").write_text(source)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`dask scheduler` and two `dask worker`s (one thread each) on 127.0.0.1; the address."""
+    folder = tmp_path_factory.mktemp("dask")
+    info = folder / "scheduler.json"
+    local = ["--host", "127.0.0.1", "--no-dashboard"]
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "GRADE_THREADS": "1"}  # two workers share the machine's cores
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", *local, "--port", "0", "--scheduler-file", str(info)],
+            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=(folder / "scheduler.log").open("w"),
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file is written whole before the scheduler listens: give it a moment
+        with distributed.Client(scheduler_file=str(info), timeout="30s") as client:
+            address = client.scheduler.address
+            for name in ("w0", "w1"):
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "distributed.cli.dask_worker", address, *local, "--nthreads", "1",
+                         "--name", name, "--death-timeout", "60"],
+                        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=(folder / f"{name}.log").open("w"),
+                    )
+                )  # fmt: skip
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in reversed(started):
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class KillsAWorker:
+    """A BatchListener that SIGKILLs one Dask worker process (not its nanny) once a few grades are
+    stored, while the rest of the class is in flight."""
+
+    def __init__(self, scheduler: str, after: int) -> None:
+        self.scheduler, self.after = scheduler, after
+        self.recorded_learners: list[str] = []
+        self.killed: int | None = None
+        self.in_flight_when_killed = 0
+
+    def planned(self, to_grade: int, unchanged: int) -> None:
+        pass
+
+    def recorded(self, entry: Entry) -> None:
+        self.recorded_learners.append(entry.learner)
+        if len(self.recorded_learners) == self.after:
+            with distributed.Client(self.scheduler, timeout="10s") as client:
+                processing = client.processing()
+                pids = client.run(os.getpid)
+                busy = next(address for address, tasks in processing.items() if tasks)
+                self.in_flight_when_killed = len(processing[busy])
+                self.killed = pids[busy]
+            os.kill(self.killed, signal.SIGKILL)
+
+
+def _batch(root: Path, subs: Path, book: Path, listener: object, *, scheduler: str | None = None) -> BatchSummary:
+    course = load_course(root)
+    request = BatchRequest(
+        course=course, week=course.resolve("week1"), submissions=subs, gradebook=book, workers=2, scheduler=scheduler
+    )
+    return grade_batch(request, listener=listener)  # type: ignore[arg-type]
+
+
+class Quiet:
+    def planned(self, to_grade: int, unchanged: int) -> None:
+        pass
+
+    def recorded(self, entry: Entry) -> None:
+        pass
+
+
+def test_a_class_graded_on_the_cluster_with_a_worker_killed_scores_as_a_local_batch(
+    scheduler: str, tmp_path: Path
+) -> None:
+    root = _write_course(tmp_path / "course", timeout=4)  # the hanging tests' limit: each costs 4 s
+    subs = _hand_in(tmp_path / "subs", CLASS)
+    killer = KillsAWorker(scheduler, after=4)
+    on_cluster = _batch(root, subs, tmp_path / "cluster.db", killer, scheduler=scheduler)
+    local = _batch(root, subs, tmp_path / "local.db", Quiet())
+
+    assert killer.killed is not None and killer.in_flight_when_killed >= 1  # killed mid-submission
+    assert sorted(killer.recorded_learners) == sorted(CLASS)  # every learner exactly once
+    with Gradebook.open(tmp_path / "cluster.db", create=False) as book:
+        assert all(len(book.history("week1", learner)) == 1 for learner in CLASS)
+    scores = {e.learner: (e.status, e.points_earned) for e in on_cluster.entries}
+    assert scores == {e.learner: (e.status, e.points_earned) for e in local.entries}
+    assert {learner: points for learner, (_, points) in scores.items() if learner.startswith("correct")} == {
+        f"correct{i}": 3 for i in range(7)
+    }
+    assert {scores[f"hangs{i}"] for i in range(2)} == {("graded", 1.0)}  # a time-out is a grade, not a retry
+    assert on_cluster.engine == f"dask {scheduler}" and (on_cluster.graded, on_cluster.rejected) == (20, 0)
+
+
+def test_a_submission_that_kills_its_worker_every_time_is_an_infrastructure_error_not_a_zero(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _write_course(tmp_path / "course", timeout=20)  # nothing hangs: no time-out under load
+    subs = _hand_in(tmp_path / "subs", {"ada": SOLUTION, "kills": SOLUTION})
+    course = load_course(root)
+    week = course.resolve("week1")
+    found = discover(subs, course=course, week=week, work=tmp_path / "work")
+    monkeypatch.syspath_prepend(str(HERE))
+    import cluster_faults  # as the scheduler and the workers import it
+
+    with distributed.Client(scheduler) as client:
+        results = dict(
+            (intake.learner, outcome)
+            for intake, outcome in cluster.grade_on_cluster(
+                client, course=course, week=week, intakes=found.intakes, threads=1, task=cluster_faults.kills_its_worker
+            )
+        )
+        client.wait_for_workers(2, timeout=60)  # the nannies brought the killed workers back
+    assert isinstance(results["kills"], cluster.InfrastructureFailure)
+    assert results["kills"].reason.startswith("infrastructure error: grading it ended the Dask worker 3 times")
+    assert getattr(results["ada"], "points_earned", None) == 3
+
+
+def test_a_worker_with_another_version_of_the_course_refuses_work(tmp_path: Path) -> None:
+    root = _write_course(tmp_path / "course", timeout=4)
+    plugin = cluster_worker.GradingPlugin(course_root=str(root), week_id="week1", fingerprint="0" * 64, threads=1)
+    plugin.setup(SimpleNamespace(address="tcp://127.0.0.1:4242"))  # type: ignore[arg-type]
+    assert "is another version of week1" in plugin.refusal() and "tcp://127.0.0.1:4242" in plugin.refusal()
+    with pytest.raises(cluster_worker.CourseMismatchError, match="install the same course"):
+        plugin.grade(b"", "ada", "0" * 64)
+
+
+def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path) -> None:
+    from grader.cli import run as grade_cli
+
+    root = _write_course(tmp_path / "course", timeout=4)
+    subs = _hand_in(tmp_path / "subs", {"ada": SOLUTION})
+    errors = io.StringIO()
+    args = ["batch", "week1", str(subs), "--course", str(root), "--scheduler", "my-cluster"]
+    assert grade_cli(args, err_console=Console(file=errors, width=300)) == 2
+    assert "--scheduler my-cluster: give the scheduler's address, tcp://HOST:8786, or local:N" in errors.getvalue()
