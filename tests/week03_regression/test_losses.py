@@ -128,7 +128,8 @@ def test_mse_and_mse_grad_refuse_N_1_against_N_instead_of_broadcasting(student, 
         fail(
             f"{name} with shapes {order}: intermediate shape (5, 5), your arrays broadcast instead of raising ValueError"
         )
-    fail(f"{name} with shapes {order} returned a result of shape {got['shape']} instead of raising ValueError")
+    result = "a single value" if got["shape"] == [] else f"a result of shape {tuple(got['shape'])}"
+    fail(f"{name} with shapes {order} returned {result} instead of raising ValueError")
 
 
 @pytest.mark.points(1)

@@ -116,7 +116,7 @@ def test_accuracy_is_the_fraction_of_right_predictions(student):
         assert_close(
             student.accuracy(pred, target),
             want,
-            what=f"accuracy of {n} predictions",
+            what="accuracy of one prediction" if n == 1 else f"accuracy of {n} predictions",
             mistakes={"returned the number of right predictions, not their fraction": (pred == target).sum().double()},
         )
 
