@@ -59,7 +59,7 @@ def confine(settings: SpawnSettings) -> Path:
     if view is not None:
         from .namespaces import drop_privileges
 
-        drop_privileges()
+        drop_privileges(str(workdir))
     else:
         _drop_root(allowed=bool(settings.get("drop_root")))
     return workdir
@@ -201,7 +201,11 @@ def bwrap_command(*, hide: list[Path], base: Path) -> list[str]:
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
     command += ["--new-session"]
     hidden = [folder.resolve() for folder in hide if not folder.is_file()]  # a file is the sandbox's to cover
-    visible = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {package})
+    # Package folders on the import path besides the environment's own (a .pth file's line naming
+    # another environment's site-packages, where torch may be): the sandbox imports from them too.
+    packages = {Path(p).resolve() for p in sys.path if Path(p).name in ("site-packages", "dist-packages")}
+    environment = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    visible = sorted(environment | {p for p in packages if p.is_dir()} | {package})
     # A visible folder that contains a hidden one is mounted first, so the hiding still applies.
     outer = [v for v in visible if any(h == v or v in h.parents for h in hidden)]
     for folder in outer:

@@ -15,7 +15,7 @@ Before it imports learner code the sandbox calls ``confine_view``: private ``/tm
 ``/var/tmp`` and ``/dev/shm``; the folders it must not read (the course, the home folders, the
 class's submissions, other sandboxes' folders) covered by empty file systems; what Python needs
 bound back read-only; its own working folder bound back writable.  Then ``drop_privileges``:
-as root it becomes ``nobody``; in a user namespace it gives up every capability, so it can
+as root it becomes a user of its own; in a user namespace it gives up every capability, so it can
 neither undo a mount nor gain one back.
 """
 
@@ -42,7 +42,6 @@ _PR_SET_PDEATHSIG: Final = 1
 _PR_SET_NO_NEW_PRIVS: Final = 38
 _CAP_VERSION_3: Final = 0x20080522
 PRIVATE_SCRATCH: Final = ("/tmp", "/var/tmp", "/dev/shm")  # writable by anyone: one per sandbox
-NOBODY: Final = 65534
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -113,6 +112,7 @@ def confine_view(*, hide: list[str], keep: list[str], workdir: str) -> None:
     ``keep`` (Python, its packages, the grader) is opened before anything is covered, then bound
     back where it was, read-only; ``workdir`` likewise, writable."""
     held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*keep, workdir] if os.path.isdir(path)}
+    os.umask(0o022)  # the folders made below to reach what is bound back: traversable by nobody
     try:
         covered: list[str] = []
         for scratch in PRIVATE_SCRATCH:
@@ -129,7 +129,7 @@ def confine_view(*, hide: list[str], keep: list[str], workdir: str) -> None:
                 _mount("/dev/null", path, None, _MS_BIND)
         for path, fd in sorted(held.items(), key=lambda item: len(item[0])):
             if any(_inside(path, c) for c in covered):
-                os.makedirs(path, exist_ok=True)
+                os.makedirs(path, mode=0o755, exist_ok=True)
                 _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
                 if path != workdir:
                     _mount(None, path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
@@ -143,22 +143,47 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def drop_privileges() -> str:
+def drop_privileges(workdir: str | None = None) -> str:
     """Give up what the grading user may do; says who the sandbox now is.
 
-    As root: ``nobody`` (the process limit applies again, no file of the grader's is writable).
-    In the user namespace of an unprivileged grader: every capability dropped and no way back
-    (no new privileges), so learner code cannot unmount the covers of ``confine_view``."""
+    As root: a user of its own (``sandbox_user``), owner of ``workdir``: the process limit then
+    counts this sandbox's processes alone (as a shared ``nobody``, one learner's fork bomb, or its
+    processes still being torn down, stopped the next learner's sandbox from starting a thread),
+    and no file of the grader's is writable.  In the user namespace of an unprivileged grader:
+    every capability dropped and no way back (no new privileges), so learner code cannot unmount
+    the covers of ``confine_view``."""
     _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     if os.getuid() == 0:
+        user = sandbox_user()
+        if workdir is not None:
+            _give(workdir, user)
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return "nobody"
+        os.setgid(user)
+        os.setuid(user)
+        return "a user of its own"
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; twice (64 capabilities)
     _check(_libc.capset(header, data), "capset")
     return "the grading user, without capabilities"
+
+
+FIRST_SANDBOX_USER: Final = 1_900_000_000  # far above real users and the usual subordinate ranges
+SANDBOX_USERS: Final = 200_000_000
+
+
+def sandbox_user() -> int:
+    """A user id for one sandbox, drawn at random from a range no account uses: unique among the
+    few sandboxes alive at once on a machine (PID namespaces make process ids unfit for this)."""
+    return FIRST_SANDBOX_USER + int.from_bytes(os.urandom(4), "little") % SANDBOX_USERS
+
+
+def _give(folder: str, user: int) -> None:
+    """Make ``folder`` (a sandbox's copy of the learner's files, made by the trusted side: folders
+    and regular files only) belong to ``user``; links are never followed."""
+    for here, folders, files in os.walk(folder):
+        for name in [*folders, *files]:
+            os.chown(os.path.join(here, name), user, user, follow_symlinks=False)
+    os.chown(folder, user, user, follow_symlinks=False)
 
 
 def probe(hide: list[str], keep: list[str], need: list[str]) -> str | None:

@@ -53,10 +53,11 @@ def main(control_fd: int, config: dict[str, Any]) -> None:
     base = config["base"]
     view = _view(config["hide"], base)
     need = [os.path.dirname(os.__file__), os.path.dirname(torch.__file__), str(_GRADER)]
-    namespaced = namespaces.probe(view["hide"], view["keep"], need) is None
+    why_not = namespaces.probe(view["hide"], view["keep"], need)
+    namespaced = why_not is None
     can_drop_root = os.getuid() == 0 and (namespaced or _nobody_can_run_python())
     _Spare.namespaced = namespaced
-    control.sendall(json.dumps({"seq": 0, "sandbox": _describe(namespaced, can_drop_root)}).encode() + b"\n")
+    control.sendall(json.dumps({"seq": 0, "sandbox": _describe(why_not, can_drop_root)}).encode() + b"\n")
     spare = _Spare.fork(control)
     requests = _Requests(control)
     while (received := requests.next()) is not None:
@@ -126,25 +127,35 @@ def _remove_workdir(path: str, base: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _describe(namespaced: bool, drops_root: bool) -> str:
-    """How each sandbox is confined here, for ``grade -v`` (the trusted side adds bubblewrap)."""
-    if namespaced:
-        who = "as nobody" if os.getuid() == 0 else "without capabilities"
+def _describe(why_not: str | None, drops_root: bool) -> str:
+    """How each sandbox is confined here, for ``grade -v`` (the trusted side adds bubblewrap);
+    ``why_not``: why it has no namespaces of its own, None if it has."""
+    if why_not is None:
+        who = "as a user of its own" if os.getuid() == 0 else "without capabilities"
         return f"own PID and mount namespaces per exercise (private /tmp, course, class and home folders hidden), {who}"
+    fallback = f"no namespaces of its own ({why_not})"
     if os.getuid() == 0:
-        return "as nobody" if drops_root else "as root, new processes refused at the Python level (no namespaces here)"
-    return "no namespaces here (a process it starts can outlive it until the time limit)"
+        who = "as nobody" if drops_root else "as root, new processes refused at the Python level"
+        return f"{who}; {fallback}"
+    return f"{fallback}: a process it starts can outlive it until the time limit"
 
 
 def _view(hide: list[str], base: str) -> View:
     """What every sandbox covers (the course, the class, home folders, the other sandboxes'
     folders) and what it binds back: Python, its packages and the grader, never a folder that
     holds a hidden one (the course root is on the path, for the grader package inside it)."""
+    import site
     import sysconfig
 
     home = os.path.expanduser("~")
     covered = sorted({str(Path(p)) for p in [*hide, "/root", "/home", home, base] if p})
-    wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(_GRADER), *sysconfig.get_paths().values(), *sys.path}
+    # The import path, but not the grader's parent that zygote_environment put on it (a course, or
+    # a repository with its tests): the grader package itself is enough.
+    path = {p for p in sys.path if p != str(_GRADER.parent)}
+    wanted = {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, str(_GRADER), *sysconfig.get_paths().values(),
+        *site.getsitepackages(), site.getusersitepackages(), *path,
+    }  # fmt: skip
     keep = sorted(
         str(Path(p)) for p in wanted
         if p and os.path.isabs(p) and os.path.isdir(p) and not any(c == p or c.startswith(p.rstrip("/") + "/") for c in covered)
