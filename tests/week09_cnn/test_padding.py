@@ -34,10 +34,11 @@ def order_mistakes(x, pad, mode):
         "padding applied to the wrong sides: left/right (and top/bottom) swapped": (right, left, bottom, top),
         "the pad tuple was read as (left, top, right, bottom)": (left, top, right, bottom),
     }
-    out = {}
+    out, seen = {}, set()
     for message, wrong in readings.items():
-        if wrong == pad:
+        if wrong == pad or wrong in seen:  # a misreading that is the right one, or one named already
             continue
+        seen.add(wrong)
         try:
             out[message] = F.pad(x, wrong, mode)
         except RuntimeError:
