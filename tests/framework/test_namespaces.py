@@ -123,3 +123,53 @@ def test_the_workdir_stays_visible_and_writable_under_a_covered_folder(tmp_path:
     assert "error" not in seen, seen
     assert seen["siblings"] == ["sandbox-1"]
     assert (workdir / "out.txt").read_text() == "written"
+
+
+@pytest.mark.parametrize("as_nobody", [False, True], ids=["grader is root", "grader is unprivileged"])
+def test_a_sandbox_that_changed_user_still_dies_with_its_keeper(as_nobody: bool) -> None:
+    """Changing user clears the parent-death signal: a hanging sandbox outlived its keeper (and
+    took a core for the rest of the batch) until it was set again after the change."""
+    import time
+
+    if as_nobody and os.getuid() != 0:
+        pytest.skip("playing the unprivileged grader needs root")
+    read, write = os.pipe()
+    keeper = os.fork()
+    if keeper == 0:
+        os.close(read)
+        if as_nobody:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            ctypes.CDLL(None).prctl(4, 1)
+        namespaces.isolate_children()
+        if namespaces.fork_sandbox() == 0:
+            namespaces.confine_view(hide=[], keep=[], workdir="/var")
+            namespaces.drop_privileges()
+            ctypes.CDLL(None).prctl(15, b"rt-hang-7f3a")  # PR_SET_NAME, for the process table
+            os.write(write, b"ready")
+            while True:  # a learner's endless loop
+                pass
+        time.sleep(600)
+    os.close(write)
+    assert os.read(read, 5) == b"ready"
+    os.kill(keeper, signal.SIGKILL)
+    os.waitpid(keeper, 0)
+    deadline = time.monotonic() + 2.0
+    while _named("rt-hang-7f3a") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    left = _named("rt-hang-7f3a")
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def _named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found

@@ -82,10 +82,36 @@ def isolate_children() -> None:
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
 
 
+_keeper_watch: int | None = None  # the sandbox's end of a pipe the keeper holds open: EOF once it is gone
+
+
+def fork_sandbox() -> int:
+    """In the keeper: fork the sandbox (PID 1 of the new namespaces), which dies with the keeper;
+    returns the sandbox's pid in the keeper, 0 in the sandbox."""
+    global _keeper_watch
+    watch, held = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(held)
+        _keeper_watch = watch
+        become_init()
+        return 0
+    os.close(watch)  # ``held`` stays open, unwritten, for the keeper's whole life
+    return pid
+
+
 def become_init() -> None:
     """In the sandbox (PID 1 of its namespace): die with the keeper, and so take every process of
-    the namespace along (killing the keeper alone would leave PID 1 running)."""
+    the namespace along (killing the keeper alone would leave PID 1 running).
+
+    The kernel forgets this when the process changes user (``drop_privileges`` does), so it is
+    set again after; a keeper that died in between is seen on the pipe, and the sandbox ends."""
     _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if _keeper_watch is not None:
+        import select
+
+        if select.select([_keeper_watch], [], [], 0)[0]:  # readable: EOF, the keeper is gone
+            os._exit(0)
 
 
 def relay(pid: int) -> None:
@@ -160,10 +186,12 @@ def drop_privileges(workdir: str | None = None) -> str:
         os.setgroups([])
         os.setgid(user)
         os.setuid(user)
+        become_init()  # changing user cleared the parent-death signal
         return "a user of its own"
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; twice (64 capabilities)
     _check(_libc.capset(header, data), "capset")
+    become_init()
     return "the grading user, without capabilities"
 
 

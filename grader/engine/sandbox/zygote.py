@@ -253,9 +253,8 @@ def _keep(theirs: socket.socket) -> None:
     sandbox returns from here."""
     os.setsid()  # the zygote kills the keeper's group; the sandbox makes its own session
     namespaces.isolate_children()
-    sandbox = os.fork()
+    sandbox = namespaces.fork_sandbox()
     if sandbox == 0:
-        namespaces.become_init()
         return
     theirs.close()
     namespaces.relay(sandbox)
