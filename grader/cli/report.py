@@ -8,7 +8,7 @@ through ``core.text.shown`` (no control character or escape sequence reaches the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -50,7 +50,7 @@ def render_week(console: Console, result: WeekResult, *, verbose: bool = False) 
             (f"   {shown(result.submission)}/{result.week_folder}", "dim"),
         )
     )
-    console.print(_exercise_table(result))
+    console.print(exercise_table(result))
     for exercise in result.exercises:
         _render_failures(console, exercise, verbose=verbose)
     for note in result.notes:
@@ -68,7 +68,9 @@ def render_week(console: Console, result: WeekResult, *, verbose: bool = False) 
         )
 
 
-def _exercise_table(result: WeekResult) -> Table:
+def exercise_table(result: WeekResult, name: Callable[[ExerciseResult], Text] | None = None) -> Table:
+    """A week's score per exercise with the total as footer; ``name`` labels an exercise's row
+    (default: its file, green once every test passes); ★ marks an optional one."""
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
     table.add_column("exercise", footer="total")
     table.add_column("tests", justify="right", footer=f"{result.tests_passed}/{result.tests_total}")
@@ -76,16 +78,19 @@ def _exercise_table(result: WeekResult) -> Table:
         "points", justify="right", footer=f"{points(result.points_earned)}/{points(result.points_possible)}"
     )
     for exercise in result.exercises:
-        style = "green" if exercise.tests_passed == exercise.tests_total else ""
-        name = Text(shown(exercise.file), style=style)
+        label = (name or _file_label)(exercise)
         if exercise.optional:
-            name.append("  ★ optional", style="dim")
+            label.append("  ★ optional", style="dim")
         table.add_row(
-            name,
+            label,
             f"{exercise.tests_passed}/{exercise.tests_total}",
             f"{points(exercise.points_earned)}/{points(exercise.points_possible)}",
         )
     return table
+
+
+def _file_label(exercise: ExerciseResult) -> Text:
+    return Text(shown(exercise.file), style="green" if exercise.tests_passed == exercise.tests_total else "")
 
 
 _GROUPED: Final = ("not_implemented", "import_error")  # one line per message, however many tests share it

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich import box
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from ..core.text import shown
-from .report import points
+from .report import exercise_table, points
 
 if TYPE_CHECKING:
     from ..core.course import Week
+    from ..core.results import ExerciseResult
     from ..learner.watch import WatchUpdate
 
 
@@ -45,26 +45,15 @@ def render_update(console: Console, update: WatchUpdate) -> None:
 
 def _table(update: WatchUpdate) -> Table:
     assert update.result is not None
-    result = update.result
-    table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
-    table.add_column("exercise", footer="total")
-    table.add_column("tests", justify="right", footer=f"{result.tests_passed}/{result.tests_total}")
-    table.add_column(
-        "points", justify="right", footer=f"{points(result.points_earned)}/{points(result.points_possible)}"
-    )
-    for exercise in result.exercises:
+
+    def name(exercise: ExerciseResult) -> Text:
         done = exercise.tests_passed == exercise.tests_total
-        name = Text(("✓ " if done else "  ") + shown(exercise.file), style="green" if done else "")
+        label = Text(("✓ " if done else "  ") + shown(exercise.file), style="green" if done else "")
         if exercise.name in update.changed:
-            name.append("  (just graded)", style="cyan")
-        if exercise.optional:
-            name.append("  ★ optional", style="dim")
-        table.add_row(
-            name,
-            f"{exercise.tests_passed}/{exercise.tests_total}",
-            f"{points(exercise.points_earned)}/{points(exercise.points_possible)}",
-        )
-    return table
+            label.append("  (just graded)", style="cyan")
+        return label
+
+    return exercise_table(update.result, name)
 
 
 def _render_next(console: Console, update: WatchUpdate) -> None:
