@@ -26,7 +26,7 @@ from typing import Any, Callable, Final, Protocol, cast
 from .. import transport
 from ..protocol import CallRequest, ErrorStatus, LoadRequest, ProbeRequest, Request, SandboxSettings, SpawnSettings
 from .channel import recv_frame, send_frame
-from .confinement import OUTPUT_FILE, give_to_nobody
+from .confinement import OUTPUT_FILE
 from .student import WHERE_FILE, StudentCodeError, StudentSide, Submission, TestTimeout
 from .zygote import Zygote
 
@@ -224,7 +224,6 @@ class ProcessBackend:
         week = exercise[0]
         try:
             copy_plain_files(Path(self.settings["submission"]) / week, workdir / week)
-            give_to_nobody(workdir)
             settings = cast(SpawnSettings, {**self.settings, "week": week, "workdir": str(workdir), "drop_root": False})
             channel, pid = self.zygote.spawn(settings)  # the zygote decides drop_root
         except BaseException:

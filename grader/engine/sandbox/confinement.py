@@ -61,7 +61,7 @@ def confine(settings: SpawnSettings) -> Path:
 
         drop_privileges(str(workdir))
     else:
-        _drop_root(allowed=bool(settings.get("drop_root")))
+        _drop_root(allowed=bool(settings.get("drop_root")), workdir=workdir)
     return workdir
 
 
@@ -89,7 +89,7 @@ def _keep_only_plain_environment(workdir: Path) -> None:
     os.environ.update({"HOME": str(workdir), "TMPDIR": "/tmp"})
 
 
-def _drop_root(*, allowed: bool) -> None:
+def _drop_root(*, allowed: bool, workdir: Path) -> None:
     """As root, become ``nobody``: the process limit applies (root is exempt from it) and no file
     of the course, the grader or the gradebook is writable.  Where nobody could not read Python
     itself (an interpreter under /root), stay root but refuse new processes at the Python level,
@@ -99,6 +99,9 @@ def _drop_root(*, allowed: bool) -> None:
     if os.getuid() != 0:
         return
     if allowed:
+        from .namespaces import give_folder
+
+        give_folder(str(workdir), NOBODY)  # its private copy stays its own
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
@@ -129,16 +132,6 @@ def _refuse_new_processes() -> None:
         if hasattr(os, name):
             setattr(os, name, refuse)
     subprocess.Popen.__init__ = refuse  # type: ignore[method-assign]
-
-
-def give_to_nobody(folder: Path) -> None:
-    """The sandbox drops root (see ``_drop_root``); its private folder must stay its own."""
-    import os
-
-    if os.getuid() != 0:
-        return
-    for path in [folder, *folder.rglob("*")]:  # harmless where the sandbox stays root
-        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)  # a link is not followed, ever
 
 
 # glibc's allocator, tuned for short-lived processes that make tensors of a few MB: such buffers

@@ -182,7 +182,7 @@ def drop_privileges(workdir: str | None = None) -> str:
     if os.getuid() == 0:
         user = sandbox_user()
         if workdir is not None:
-            _give(workdir, user)
+            give_folder(workdir, user)
         os.setgroups([])
         os.setgid(user)
         os.setuid(user)
@@ -205,7 +205,7 @@ def sandbox_user() -> int:
     return FIRST_SANDBOX_USER + int.from_bytes(os.urandom(4), "little") % SANDBOX_USERS
 
 
-def _give(folder: str, user: int) -> None:
+def give_folder(folder: str, user: int) -> None:
     """Make ``folder`` (a sandbox's copy of the learner's files, made by the trusted side: folders
     and regular files only) belong to ``user``; links are never followed."""
     for here, folders, files in os.walk(folder):
