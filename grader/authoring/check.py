@@ -233,7 +233,9 @@ class _WeekChecker:
     def _run_mutant(self, grader: _Grader, *, mutant: Mutant, into: Path) -> MutantResult:
         try:
             root = apply_mutant(mutant, solutions=self.course.solutions_dir, week_folder=self.week.folder, into=into)
-            result = grader.grade(root, f"mutants/{mutant.name}")
+            result = grader.grade(root, f"mutants/{mutant.name}", exercise=mutant.module)
+            if not any(o.info.name.split("[")[0] == mutant.caught_by for e in result.exercises for o in e.outcomes):
+                result = grader.grade(root, f"mutants/{mutant.name}")  # caught elsewhere: the whole week
         except GraderError as exc:
             return MutantResult(mutant.name, False, exc.message)
         self.say(f"{self.week.id}: mutant {mutant.name}")
@@ -352,8 +354,10 @@ class _Grader:
         warm = course.grading.sandbox == "process"
         self.worker = WarmWorker(course, week, hide=(scratch,)) if warm else None
 
-    def grade(self, root: Path, label: str) -> WeekResult:
-        request = GradeRequest(self.course, self.week, root, label, threads=self.threads)
+    def grade(self, root: Path, label: str, *, exercise: str | None = None) -> WeekResult:
+        """The week's suite on ``root``, or only the tests of ``exercise``: a mutant changes one
+        module, and the tests of the other modules would only run the reference again."""
+        request = GradeRequest(self.course, self.week, root, label, exercise=exercise, threads=self.threads)
         return self.worker.grade(request) if self.worker is not None else grade_week(request)
 
     def close(self) -> None:

@@ -259,3 +259,77 @@ def test_the_command_exits_1_and_lists_the_problems(checked: tuple[Path, CourseC
     # a line per week with mutants caught / total and its time, even when the output is not a terminal
     assert re.search(r"✗ week2: \d+ problem\(s\), 0/3 mutants caught, \d+ s\n", out.getvalue())
     assert "- mutant harmless: scores full marks (basics); the suite does not catch it" in out.getvalue()
+
+
+EXTRA_SUITE = """\
+import pytest
+import torch
+
+from grader.testing import assert_close
+
+pytestmark = pytest.mark.exercise("extra")
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("add one to every entry")
+def test_plus_one(student):
+    x = torch.arange(3.0)
+    assert_close(student.plus_one(x), x + 1)
+"""
+
+NAMED_ELSEWHERE = """
+[[mutants]]
+name = "named_elsewhere"
+module = "basics"
+caught_by = "test_plus_one"
+[[mutants.replace]]
+old = "return x.sum()"
+new = "return x.sum() * 2"
+"""
+
+
+def test_a_mutant_is_graded_on_its_own_module_s_tests_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other modules of a mutant's week are the reference: grading them again would only cost
+    (every one of the course's mutants is caught by a test of its own module).  A mutant whose
+    test lives elsewhere is graded on the whole week, so that its finding names the right tests."""
+    from grader.authoring import check
+
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "course.toml").write_text(COURSE_TOML.split('\n[[weeks]]\nid = "week2"')[0])
+    folder = "week01_good"
+    for kind in ("solutions", "exercises", "tests"):
+        (root / kind / folder).mkdir(parents=True)
+    (root / "solutions" / folder / "basics.py").write_text(SOLUTION)
+    (root / "solutions" / folder / "extra.py").write_text(
+        "def plus_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    )
+    triple = GOOD_MUTANTS.split('\n[[mutants]]\nname = "hangs"')[0]
+    (root / "solutions" / folder / "mutants.toml").write_text(triple + NAMED_ELSEWHERE)
+    (root / "tests" / folder / "test_basics.py").write_text(SUITE.format(exercise="basics"))
+    (root / "tests" / folder / "test_extra.py").write_text(EXTRA_SUITE)
+    course = load_course(root)
+    build_week(course, course.weeks[0])
+    runs: list[tuple[str, str | None]] = []
+    grade = check._Grader.grade
+
+    def recorded(self: check._Grader, root: Path, label: str, *, exercise: str | None = None) -> object:
+        runs.append((label, exercise))
+        return grade(self, root, label, exercise=exercise)
+
+    monkeypatch.setattr(check._Grader, "grade", recorded)
+    (week,) = check_course(course).weeks
+    assert sorted(runs, key=str) == sorted(
+        [
+            ("solutions", None),
+            ("exercises", None),
+            ("mutants/triple", "basics"),
+            ("mutants/named_elsewhere", "basics"),
+            ("mutants/named_elsewhere", None),  # test_plus_one is not among basics' tests: the whole week
+        ],
+        key=str,
+    )
+    assert [m.name for m in week.mutants if m.caught] == ["triple"]
+    assert week.problems == (
+        "mutant named_elsewhere: loses points but test_plus_one passes (tests that fail: test_total_gradient)",
+    )
