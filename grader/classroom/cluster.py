@@ -20,7 +20,8 @@ machine gone) makes the scheduler run the task on another worker, at most ``RETR
 (the coordinator sets the scheduler's ``allowed-failures``); a submission that kills workers
 every time ends as ``InfrastructureFailure``, which the batch stores as an infrastructure error
 with its reason.  A worker whose course differs from the coordinator's refuses every task with
-a ``CourseMismatchError``, which stops the batch before anything is graded.
+a ``WorkerRefusalError``, which stops the batch before anything is graded; so does a worker
+whose grading process cannot start (a sandbox that cannot start there).
 """
 
 from __future__ import annotations
@@ -114,13 +115,13 @@ def grade_on_cluster(
     """Results as they finish, from every worker of the client's cluster.
 
     Registers the grading plugin (on present and future workers; removed at the end), stops with a
-    ``CourseMismatchError`` if any worker has another course, then keeps a bounded number of
+    ``WorkerRefusalError`` if any worker has another course or cannot grade, then keeps a bounded number of
     submissions in flight.  A ``KilledWorker`` (the submission's workers died ``RETRIES + 1``
     times) is an ``InfrastructureFailure`` for that submission; the batch goes on.  ``task`` (for
     tests) replaces ``cluster_worker.grade_submission`` with a function of the same arguments.
     """
     distributed = _distributed()
-    from .cluster_worker import PLUGIN_NAME, CourseMismatchError, GradingPlugin, grade_submission, pack, refusals
+    from .cluster_worker import PLUGIN_NAME, GradingPlugin, WorkerRefusalError, grade_submission, pack, refusals
 
     if not intakes:
         return
@@ -131,7 +132,7 @@ def grade_on_cluster(
         client.run_on_scheduler(_limit_retries, retries=RETRIES)  # type: ignore[no-untyped-call]
         refused = refusals(client)
         if refused:
-            raise CourseMismatchError("\n".join(refused))
+            raise WorkerRefusalError("\n".join(refused))
         pending = list(reversed(intakes))
         by_future: dict[Any, Intake] = {}
         window = distributed.as_completed()

@@ -34,8 +34,9 @@ COURSE_ENV: Final = "GRADE_COURSE"  # on a worker: where the course is installed
 THREADS_ENV: Final = "GRADE_THREADS"  # on a worker: CPU threads of its grading process (default: every core)
 
 
-class CourseMismatchError(GraderError):
-    """A cluster worker has another version of the course than the coordinator (or none)."""
+class WorkerRefusalError(GraderError):
+    """A cluster worker cannot grade the week: it has another version of the course than the
+    coordinator (or none), or learner code cannot be confined there (its sandbox does not start)."""
 
 
 # -- the plugin and the task --------------------------------------------------------------------------
@@ -83,7 +84,10 @@ class GradingPlugin(WorkerPlugin):
             self.threads = int(os.environ.get(THREADS_ENV) or threads_per_child(1))
         self._scratch = Path(tempfile.mkdtemp(prefix="grade-dask-"))
         self._warm = WarmWorker(course, week, hide=(self._scratch,))
-        self._warm.start(self.threads)  # torch and the zygote now, not on the first submission
+        try:
+            self._warm.start(self.threads)  # torch and the zygote now, not on the first submission
+        except GraderError as exc:  # e.g. a sandbox that cannot start on this machine
+            self._refusal = f"worker {worker.address}: {exc.message}"
 
     def teardown(self, worker: Worker) -> None:
         if self._warm is not None:
@@ -94,9 +98,9 @@ class GradingPlugin(WorkerPlugin):
 
     def grade(self, archive: bytes, learner: str, fingerprint: str) -> WeekResult:
         if self._refusal:
-            raise CourseMismatchError(self._refusal)
+            raise WorkerRefusalError(self._refusal)
         if fingerprint != self.fingerprint:
-            raise CourseMismatchError(f"this worker grades {self.week_id} fingerprint {self.fingerprint[:12]}")
+            raise WorkerRefusalError(f"this worker grades {self.week_id} fingerprint {self.fingerprint[:12]}")
         assert self._warm is not None and self._course is not None and self._week is not None
         assert self._scratch is not None
         with self._lock:

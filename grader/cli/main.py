@@ -223,7 +223,7 @@ def run(argv: list[str], *, console: Console | None = None, err_console: Console
             _week_parser().parse_args(argv)
         return _week(_week_parser().parse_args(argv), console)
     except GraderError as exc:
-        err_console.print(f"[bold red]error:[/] {_escape(shown(exc.message))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {_escape(shown(exc.message, multiline=True))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         err_console.print(Text(str(exc) or "interrupted; nothing was graded or stored", style="yellow"))

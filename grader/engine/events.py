@@ -252,6 +252,12 @@ class Follow:
             self.collect_errors.append(f"{event['id']}: {event['message']}")
         elif event["event"] == "confinement":
             self.confinement = event["text"]
+            if "failure" in event:
+                raise GradingError(
+                    f"the sandbox for learner code cannot start on this machine: {event['failure']}\n"
+                    "Nothing was graded: the fault is in this machine's set-up, not in the code being graded; "
+                    "show this message to whoever maintains the grader here."
+                )
         elif event["event"] == "start" and event["id"] in self.tests:
             self.current = self.tests[event["id"]]
             self.started = time.monotonic()

@@ -277,8 +277,13 @@ class Collector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         infos = [item.stash[_info_key] for item in session.items if _info_key in item.stash]
-        if self.settings.zygote is not None:  # it says how it confines once torch is imported: after collection
-            self.settings.events.emit({"event": "confinement", "text": self.settings.zygote.confinement})
+        zygote = self.settings.zygote
+        if zygote is not None:  # it says how it confines once torch is imported: after collection
+            failure = zygote.start_failure()
+            if failure is None:
+                self.settings.events.emit({"event": "confinement", "text": zygote.confinement})
+            else:
+                self.settings.events.emit({"event": "confinement", "text": zygote.confinement, "failure": failure})
         self.settings.events.emit({"event": "collected", "tests": [info_to_dict(i) for i in infos]})
 
     @pytest.hookimpl(tryfirst=True)

@@ -34,6 +34,7 @@ class ConfinementEvent(TypedDict):
 
     event: Literal["confinement"]
     text: str
+    failure: NotRequired[str]  # the sandbox cannot start here: why (grading stops; no test is run)
 
 
 class StartEvent(TypedDict):

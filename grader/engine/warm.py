@@ -109,7 +109,11 @@ class WarmWorker:
             os.close(read_fd)
         self._child, self._jobs = child, os.fdopen(write_fd, "w", encoding="utf-8")
         follow = Follow(child)
-        follow.until("collected", "done")
+        try:
+            follow.until("collected", "done")
+        except BaseException:  # a sandbox that cannot start here, Ctrl-C: the child must not outlive us
+            self._discard()
+            raise
         if follow.collected is not None:
             self._check_collected(follow.collected, follow.collect_errors)
             self._confinement = follow.confinement or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +109,24 @@ def course_writer(tmp_path: Path) -> MakeCourse:
         return root
 
     return make
+
+
+_BWRAP_THAT_CANNOT_MOUNT = """\
+#!/bin/sh
+# passes the grader's probe (bwrap --ro-bind / / --unshare-net true), fails every real start
+for last; do :; done
+[ "$last" = true ] && exit 0
+echo "bwrap: Can't bind mount /oldroot/nowhere on /newroot/nowhere: No such file or directory" >&2
+exit 1
+"""
+
+
+@pytest.fixture
+def bwrap_that_cannot_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``bwrap`` first on PATH that passes the grader's probe and fails every real start, as a
+    bubblewrap given a path it cannot mount does: the sandbox cannot start on this machine."""
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text(_BWRAP_THAT_CANNOT_MOUNT)
+    (fake / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")

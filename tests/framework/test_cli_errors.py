@@ -65,3 +65,17 @@ def test_a_missing_optional_extra_exits_2_and_names_the_install_command(
 def test_the_new_errors_belong_to_the_one_tree_with_exit_code_2() -> None:
     for error in (MissingExtraError, GradebookError, ExportError):
         assert issubclass(error, GraderError) and error.exit_code == 2
+
+
+def test_an_error_of_several_lines_is_shown_as_lines(make_course: MakeCourse, bwrap_that_cannot_mount: None) -> None:
+    """A sandbox that cannot start stops grading with the reason on one line and what to do on
+    the next; the renderer once wrote every newline of a message as a visible "\\n"."""
+    from .conftest import SOLUTION
+
+    root = make_course({"basics": SOLUTION}, timeout=30)
+    code, out, err = grade("week1", "--course", str(root))
+    assert code == 2 and "Traceback" not in err
+    assert "\\n" not in err
+    lines = err.splitlines()
+    assert lines[0].startswith("error: the sandbox for learner code cannot start on this machine")
+    assert any(line.startswith("Nothing was graded") for line in lines[1:])

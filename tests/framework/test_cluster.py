@@ -191,8 +191,24 @@ def test_a_worker_with_another_version_of_the_course_refuses_work(tmp_path: Path
     plugin = cluster_worker.GradingPlugin(course_root=str(root), week_id="week1", fingerprint="0" * 64, threads=1)
     plugin.setup(SimpleNamespace(address="tcp://127.0.0.1:4242"))  # type: ignore[arg-type]
     assert "is another version of week1" in plugin.refusal() and "tcp://127.0.0.1:4242" in plugin.refusal()
-    with pytest.raises(cluster_worker.CourseMismatchError, match="install the same course"):
+    with pytest.raises(cluster_worker.WorkerRefusalError, match="install the same course"):
         plugin.grade(b"", "ada", "0" * 64)
+
+
+def test_a_worker_where_the_sandbox_cannot_start_refuses_work(tmp_path: Path, bwrap_that_cannot_mount: None) -> None:
+    root = _write_course(tmp_path / "course", timeout=30)
+    course = load_course(root)
+    fingerprint = cluster.suite_hash(course, course.resolve("week1"))
+    plugin = cluster_worker.GradingPlugin(course_root=str(root), week_id="week1", fingerprint=fingerprint, threads=1)
+    plugin.setup(SimpleNamespace(address="tcp://127.0.0.1:4242"))  # type: ignore[arg-type]
+    try:
+        assert plugin.refusal().startswith(
+            "worker tcp://127.0.0.1:4242: the sandbox for learner code cannot start on this machine"
+        )
+        with pytest.raises(cluster_worker.WorkerRefusalError, match="Can't bind mount"):
+            plugin.grade(b"", "ada", fingerprint)
+    finally:
+        plugin.teardown(SimpleNamespace())  # type: ignore[arg-type]
 
 
 def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path) -> None:

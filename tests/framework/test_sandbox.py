@@ -332,3 +332,31 @@ def test_the_zygote_imports_ahead_what_the_weeks_code_will_need(
         GradeRequest(course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises")
     )
     assert outcomes(result, "basics") == {"test_what_the_sandbox_has_imported": ("passed", "")}
+
+
+def test_a_sandbox_that_cannot_start_stops_grading_instead_of_failing_every_test(
+    make_course: MakeCourse, tmp_path: Path, bwrap_that_cannot_mount: None
+) -> None:
+    """A bubblewrap that cannot mount a path (seen with a bad path) once gave every learner a
+    zero, each test 'the sandbox could not be started'.  No learner code has run at that point:
+    it is the grader's installation, so grading stops and says why, and nothing is scored."""
+    from grader.core.errors import GradingError
+    from grader.engine.warm import WarmWorker
+
+    root = make_course({"basics": SOLUTION}, timeout=30)
+    course = load_course(root)
+    request = GradeRequest(course=course, week=course.weeks[0], submission=course.exercises_dir, label="exercises")
+    with pytest.raises(GradingError) as cold:
+        grade_week(request)
+    worker = WarmWorker(course, course.weeks[0], hide=(tmp_path / "work",))
+    try:
+        with pytest.raises(GradingError) as warm:
+            worker.grade(request)
+    finally:
+        worker.close()
+    for raised in (cold, warm):
+        assert (
+            "the sandbox for learner code cannot start on this machine: it exited with code 1" in raised.value.message
+        )
+        assert "Can't bind mount /oldroot/nowhere" in raised.value.message
+        assert "Nothing was graded" in raised.value.message

@@ -356,6 +356,7 @@ class Zygote:
         self.outer = confinement  # what wraps the zygote (bubblewrap or not); the zygote says the rest
         self.inner = ""
         self.hide = hide
+        self.errors: Any = None  # the zygote's standard error: an unlinked file, read if it cannot start
 
     @classmethod
     def start(cls, *, hide: list[Path], preload: tuple[str, ...] = ()) -> Zygote:
@@ -372,6 +373,7 @@ class Zygote:
     def _launch(self) -> None:
         import subprocess
         import sys
+        import tempfile
 
         ours, theirs = socket.socketpair()
         config = {"preload": list(self.preload), "base": str(self.base), "hide": [str(p) for p in self.hide]}
@@ -380,13 +382,16 @@ class Zygote:
         if shutil.which("bwrap") and bwrap_works():
             command = bwrap_command(hide=self.hide, base=self.base) + command
             self.outer = "bubblewrap (no network, read-only system, course folders hidden) and rlimits"
+        if self.errors is not None:
+            self.errors.close()
+        self.errors = tempfile.TemporaryFile()  # no name: no sandbox can find it
         self.process = subprocess.Popen(
             command,
             pass_fds=(theirs.fileno(),),
             cwd="/",  # never a folder a sandbox can write: the zygote imports lazily, too
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.errors,
             start_new_session=True,
             env=zygote_environment(),
         )
@@ -397,12 +402,30 @@ class Zygote:
     @property
     def confinement(self) -> str:
         """How sandboxes are confined (waits for the zygote to say, once)."""
-        if not self.inner:
-            try:
-                self.inner = str(self._reply(0).get("sandbox", "")) or "?"
-            except OSError:
-                self.inner = "unknown (the zygote did not start)"
+        if not self.inner and self.start_failure() is not None:
+            return f"{self.outer}; each sandbox: unknown (the zygote did not start)"
         return f"{self.outer}; each sandbox: {self.inner}"
+
+    def start_failure(self) -> str | None:
+        """Why the zygote could not start (it ended before it said how it confines), or None once
+        it said so.  Waits for that first word; no sandbox has run yet, so a failure here is the
+        grader's installation (a bubblewrap that cannot mount a path, a broken Python), never a
+        learner's code, and must stop grading rather than fail every test of every learner."""
+        if self.inner:
+            return None
+        try:
+            self.inner = str(self._reply(0).get("sandbox", "")) or "?"
+            return None
+        except OSError:
+            pass
+        try:
+            status = self.process.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - still running, its socket closed: say what is known
+            status = None
+        self.errors.seek(0)
+        said = self.errors.read()[-2000:].decode("utf-8", "replace").strip()
+        how = f"it exited with code {status}" if status is not None else "it closed its control socket"
+        return f"{how}" + (f": {said}" if said else " and said nothing")
 
     def spawn(self, settings: SpawnSettings) -> tuple[socket.socket, int]:
         """A new sandbox; a zygote that a sandbox managed to kill is started again, once."""
@@ -485,6 +508,8 @@ class Zygote:
         import shutil
 
         self.control.close()
+        if self.errors is not None:
+            self.errors.close()
         self.process.kill()
         self.process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
