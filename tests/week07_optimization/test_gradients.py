@@ -199,10 +199,12 @@ def shard_mistakes(W, b, X, y, n_shards):
     shard_grads = [_sharded(None, W, b, Xs, ys, 1) for Xs, ys in zip(torch.tensor_split(X, n_shards), torch.tensor_split(y, n_shards))]
     mean = [sum(gs) / n_shards for gs in zip(*shard_grads)]
     total = [sum(gs) for gs in zip(*shard_grads)]
-    return {
-        "averaged the shards' gradients without weighting by shard size: shards of unequal size count equally": mean,
-        "summed the shards' gradients: the result must be the full batch's mean-loss gradient": total,
-    }
+    unweighted = "averaged the shards' gradients without weighting by shard size: shards of unequal size count equally"
+    mistakes = {}
+    if X.shape[0] % n_shards:  # shards of one size: their plain mean is the weighted one
+        mistakes[unweighted] = mean
+    mistakes["summed the shards' gradients: the result must be the full batch's mean-loss gradient"] = total
+    return mistakes
 
 
 def check_sharded(student, n, feature_shape, n_shards, seed):

@@ -168,9 +168,11 @@ def test_skipgram_neg_loss_matches_bce_form(student, sizes):
     inputs = skipgram_inputs(B, K, D, V=13, seed=10)
     mistakes = {
         "the negatives pull up instead of pushing down: their term is log σ(-u_k·v)": bce_form(*inputs, neg_sign=-1.0),
-        "the negatives were averaged; their terms are summed": bce_form(*inputs, reduce_neg="mean"),
-        "summed over the batch; the loss is the mean over examples": bce_form(*inputs, reduce_batch="sum"),
     }
+    if K > 1:  # one negative: its mean is its sum
+        mistakes["the negatives were averaged; their terms are summed"] = bce_form(*inputs, reduce_neg="mean")
+    if B > 1:  # one example: the batch's sum is its mean
+        mistakes["summed over the batch; the loss is the mean over examples"] = bce_form(*inputs, reduce_batch="sum")
     got = student.skipgram_neg_loss(*inputs)
     if isinstance(got, torch.Tensor) and got.dim() != 0:
         fail(f"the loss has shape {tuple(got.shape)}: a single number (0-d tensor) was expected")
