@@ -141,7 +141,7 @@ def _engine(
     if not request.scheduler:
         yield "", min(request.workers, len(intakes)), _grade_all(request, intakes, hide=hide)
         return
-    from .cluster import connect, dask_worker_count, grade_on_cluster, local_threads
+    from .cluster import connect, dask_worker_count, grade_on_cluster, local_threads, task_resources
 
     if request.course.grading.sandbox != "process":
         raise UsageError('grade batch --scheduler needs the process sandbox ([grading] sandbox = "process")')
@@ -152,6 +152,7 @@ def _engine(
             week=request.week,
             intakes=intakes,
             threads=local_threads(request.scheduler, request.workers),
+            resources=task_resources(request.scheduler, request.week),
         )
         plain = ((i, r if isinstance(r, WeekResult) else r.reason) for i, r in results)
         yield f"dask {request.scheduler}", dask_worker_count(client), plain

@@ -103,6 +103,33 @@ def dask_worker_count(client: Client) -> int:
     return len(client.scheduler_info(n_workers=-1).get("workers", {}))
 
 
+def task_resources(scheduler: str, week: Week) -> dict[str, float]:
+    """What each of the week's tasks asks of its worker: one GPU for a week marked ``gpu = true``
+    on a running cluster (whose workers offer ``--resources GPU=1``, one per GPU, so that exactly
+    one submission uses each GPU at a time); nothing on ``local:N``, which grades on this
+    machine's own devices as ``--workers N`` does."""
+    return {"GPU": 1} if week.gpu and not scheduler.startswith("local") else {}
+
+
+def _workers_offering(client: Client, resources: dict[str, float]) -> int:
+    """How many workers offer ``resources``; a usage error, before anything is sent, if none does
+    (the tasks would wait for ever)."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    offering = [
+        address
+        for address, info in workers.items()
+        if all(info.get("resources", {}).get(name, 0) >= amount for name, amount in resources.items())
+    ]
+    if resources and not offering:
+        wanted = ", ".join(f"{name}={amount:g}" for name, amount in resources.items())
+        raise UsageError(
+            f"this week's tasks need {wanted} (gpu = true in course.toml) and none of the cluster's "
+            f"{len(workers)} worker(s) offers it: start one worker per GPU with "
+            f"`CUDA_VISIBLE_DEVICES=i dask worker ... --nthreads 1 --resources {wanted}` (docs/cluster.md)"
+        )
+    return len(offering)
+
+
 def grade_on_cluster(
     client: Client,
     *,
@@ -110,13 +137,14 @@ def grade_on_cluster(
     week: Week,
     intakes: Sequence[Intake],
     threads: int | None,
+    resources: dict[str, float] | None = None,
     task: Callable[[bytes, str, str], object] | None = None,
 ) -> Iterator[tuple[Intake, WeekResult | InfrastructureFailure]]:
     """Results as they finish, from every worker of the client's cluster.
 
     Registers the grading plugin (on present and future workers; removed at the end), stops with a
     ``WorkerRefusalError`` if any worker has another course or cannot grade, then keeps a bounded number of
-    submissions in flight.  A ``KilledWorker`` (the submission's workers died ``RETRIES + 1``
+    submissions in flight, each asking for ``resources`` (``task_resources``).  A ``KilledWorker`` (the submission's workers died ``RETRIES + 1``
     times) is an ``InfrastructureFailure`` for that submission; the batch goes on.  ``task`` (for
     tests) replaces ``cluster_worker.grade_submission`` with a function of the same arguments.
     """
@@ -125,6 +153,8 @@ def grade_on_cluster(
 
     if not intakes:
         return
+    resources = resources or {}
+    offering = _workers_offering(client, resources)
     fingerprint = suite_hash(course, week)
     plugin = GradingPlugin(course_root=str(course.root), week_id=week.id, fingerprint=fingerprint, threads=threads)
     client.register_plugin(plugin, name=PLUGIN_NAME)
@@ -140,11 +170,18 @@ def grade_on_cluster(
         def submit() -> None:
             intake = pending.pop()
             assert intake.root is not None
-            future = client.submit(task or grade_submission, pack(intake.root), intake.learner, fingerprint, pure=False)
+            future = client.submit(
+                task or grade_submission,
+                pack(intake.root),
+                intake.learner,
+                fingerprint,
+                pure=False,
+                resources=resources or None,
+            )
             by_future[future] = intake
             window.add(future)
 
-        for _ in range(min(len(pending), max(1, dask_worker_count(client)) * IN_FLIGHT_PER_WORKER)):
+        for _ in range(min(len(pending), max(1, offering) * IN_FLIGHT_PER_WORKER)):
             submit()
         for future in window:
             intake = by_future.pop(future)

@@ -29,7 +29,7 @@ _COURSE_KEYS: Final = {"title", "exercises", "solutions", "tests"}
 _GRADING_KEYS: Final = {"timeout", "memory_limit", "sandbox", "late"}
 _LATE_KEYS: Final = {"per_day", "max_penalty", "grace_minutes"}
 SANDBOXES: Final = ("process", "in-process")
-_WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due", "optional"}
+_WEEK_KEYS: Final = {"id", "folder", "title", "summary", "due", "optional", "gpu"}
 _TOP_KEYS: Final = {"course", "grading", "build", "weeks"}
 _BUILD_KEYS: Final = {"stub"}
 DEFAULT_STUB: Final = 'raise NotImplementedError("{name}() is not implemented yet")'
@@ -61,6 +61,7 @@ class Week:
     summary: str = ""
     due: dt.datetime | None = None
     optional: tuple[str, ...] = ()  # exercise modules marked ★: graded and shown, not in the week's total
+    gpu: bool = False  # its tests train networks: on a cluster, each submission takes one worker's GPU
 
     @property
     def topic(self) -> str:
@@ -285,7 +286,13 @@ class _CourseParser:
             summary=summary.strip(),
             due=self._due(index, table.get("due")),
             optional=self._optional(index, table.get("optional", [])),
+            gpu=self._gpu(index, table.get("gpu", False)),
         )
+
+    def _gpu(self, index: int, value: object) -> bool:
+        if not isinstance(value, bool):
+            self._fail(self._week_line(index, "gpu"), f"gpu = {value!r} must be true or false, like gpu = true")
+        return bool(value)
 
     def _optional(self, index: int, value: object) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) and _MODULE.match(v) for v in value):

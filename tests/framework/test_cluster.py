@@ -25,6 +25,7 @@ from grader.classroom.batch import BatchRequest, BatchSummary, grade_batch  # no
 from grader.classroom.gradebook import Entry, Gradebook  # noqa: E402
 from grader.classroom.intake import discover  # noqa: E402
 from grader.core.course import load_course  # noqa: E402
+from grader.core.errors import UsageError  # noqa: E402
 
 from .conftest import COURSE_TOML, SOLUTION, STUB, SUITE  # noqa: E402
 
@@ -184,6 +185,51 @@ def test_a_submission_that_kills_its_worker_every_time_is_an_infrastructure_erro
     assert isinstance(results["kills"], cluster.InfrastructureFailure)
     assert results["kills"].reason.startswith("infrastructure error: grading it ended the Dask worker 3 times")
     assert getattr(results["ada"], "points_earned", None) == 3
+
+
+def _start_worker(scheduler: str, folder: Path, name: str, *options: str) -> subprocess.Popen[bytes]:
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--host", "127.0.0.1"]
+    command += ["--no-dashboard", "--nthreads", "1", "--name", name, "--no-nanny", *options]
+    env = {**os.environ, "PYTHONPATH": path, "GRADE_THREADS": "1"}
+    return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_gpu_week_is_graded_only_on_workers_that_offer_a_gpu(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/cluster.md, "GPU weeks": one worker per GPU started with --resources GPU=1, and each
+    task of a week marked gpu = true asks for one, so only those workers grade it, one at a time."""
+    root = _write_course(tmp_path / "course", timeout=20)
+    toml = root / "course.toml"
+    toml.write_text(toml.read_text() + "gpu = true\n")
+    course = load_course(root)
+    week = course.resolve("week1")
+    assert cluster.task_resources(scheduler, week) == {"GPU": 1} and cluster.task_resources("local:2", week) == {}
+    found = discover(_hand_in(tmp_path / "subs", CLASS), course=course, week=week, work=tmp_path / "work")
+    monkeypatch.syspath_prepend(str(HERE))
+    import cluster_faults
+
+    with distributed.Client(scheduler) as client:
+        with pytest.raises(
+            UsageError, match="none of the cluster's 2 worker\\(s\\) offers it: start one worker per GPU"
+        ):
+            next(cluster.grade_on_cluster(client, course=course, week=week, intakes=found.intakes, threads=1,
+                                          resources={"GPU": 1}))  # fmt: skip
+        gpu = _start_worker(scheduler, tmp_path, "gpu0", "--resources", "GPU=1")
+        try:
+            client.wait_for_workers(3, timeout=60)
+            where = {
+                intake.learner: worker
+                for intake, worker in cluster.grade_on_cluster(
+                    client, course=course, week=week, intakes=found.intakes[:6], threads=1,
+                    resources={"GPU": 1}, task=cluster_faults.graded_where,
+                )
+            }  # fmt: skip
+        finally:
+            gpu.terminate()
+            gpu.wait(timeout=30)
+    assert where == {intake.learner: "gpu0" for intake in found.intakes[:6]}
 
 
 def test_a_worker_with_another_version_of_the_course_refuses_work(tmp_path: Path) -> None:

@@ -104,6 +104,13 @@ def test_a_malformed_date_says_how_to_write_one(two_weeks: Path) -> None:
     assert ":17: due = '1st of December' is not a date; write a TOML date like due = 2026-12-01" in message
 
 
+def test_a_week_marked_gpu_says_so_and_anything_but_a_boolean_is_an_error(two_weeks: Path) -> None:
+    (two_weeks / "course.toml").write_text(TWO_WEEKS + "gpu = true\n")
+    assert [w.gpu for w in load_course(two_weeks).weeks] == [False, True]
+    message = error_for(two_weeks, TWO_WEEKS + 'gpu = "yes"\n')
+    assert ":18: gpu = 'yes' must be true or false, like gpu = true" in message
+
+
 def test_invalid_toml_reports_the_position(two_weeks: Path) -> None:
     message = error_for(two_weeks, TWO_WEEKS.replace('title = "Basics"', "title = Basics"))
     assert "not valid TOML" in message
