@@ -60,6 +60,7 @@ class BatchSummary:
     duration_s: float
     workers: int
     engine: str = ""  # where it was graded when not on this machine: "dask tcp://host:8786"
+    not_graded: int = 0  # infrastructure errors (a cluster's lost workers), stored with their reason
 
     def assessment(self, entry: Entry) -> LateAssessment:
         return late_of(self.course, self.week, entry)
@@ -123,12 +124,13 @@ def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSumma
         gradebook=request.gradebook,
         graded=len(gradable) - infrastructure,
         unchanged=unchanged,
-        rejected=rejected + infrastructure,
+        rejected=rejected,
         ignored=found.ignored,
         entries=entries,
         duration_s=time.perf_counter() - started,
         workers=workers,
         engine=engine,
+        not_graded=infrastructure,
     )
 
 

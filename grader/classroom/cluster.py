@@ -36,6 +36,7 @@ from ..core.errors import MissingExtraError, UsageError
 from ..core.results import WeekResult
 from ..engine.runner import threads_per_child
 from .fingerprint import suite_hash
+from .gradebook import INFRASTRUCTURE_ERROR
 from .intake import Intake
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ def _limit_retries(dask_scheduler: Any, retries: int) -> None:
 
 def _killed_reason(exc: BaseException) -> str:
     return (
-        f"infrastructure error: grading it ended the Dask worker {RETRIES + 1} times (last on "
+        f"{INFRASTRUCTURE_ERROR}grading it ended the Dask worker {RETRIES + 1} times (last on "
         f"{getattr(getattr(exc, 'last_worker', None), 'address', 'a worker')}); it was not graded: "
         "see the workers' logs, then run the batch again to retry it"
     )

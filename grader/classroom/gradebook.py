@@ -26,6 +26,7 @@ from ..core.results import STATUSES, ExerciseResult, Status, TestInfo, TestOutco
 SCHEMA_VERSION: Final = 1
 DEFAULT_NAME: Final = "grades.db"
 EntryStatus = Literal["graded", "rejected"]
+INFRASTRUCTURE_ERROR: Final = "infrastructure error: "  # how the reason of a submission not graded begins
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +85,12 @@ class Entry:
     @property
     def points_earned(self) -> float:
         return self.result.points_earned if self.result else 0.0
+
+    @property
+    def not_graded(self) -> bool:
+        """The grader could not grade it, for its own sake (a cluster's lost workers): stored as a
+        rejection whose reason says so, and graded again by the next batch."""
+        return self.status == "rejected" and self.reason.startswith(INFRASTRUCTURE_ERROR)
 
 
 class Gradebook:

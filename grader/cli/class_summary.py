@@ -39,6 +39,8 @@ def render_batch(console: Console, summary: BatchSummary, *, all_tests: bool = F
     else:
         console.print(Text("no submission could be graded", style="red"))
     ran = f"graded {summary.graded}, rejected {summary.rejected}, unchanged {summary.unchanged}"
+    if summary.not_graded:
+        ran += f", not graded {summary.not_graded} (infrastructure errors: run the batch again to grade them)"
     where = f" on {summary.engine}" if summary.engine else ""
     console.print(
         Text(

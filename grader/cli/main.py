@@ -405,7 +405,7 @@ def _batch(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         raise BatchInterrupted(request.gradebook) from None
     class_summary.render_batch(console, summary, all_tests=args.all)
-    return EXIT_FAILED if summary.rejected else EXIT_PASSED
+    return EXIT_FAILED if summary.rejected or summary.not_graded else EXIT_PASSED
 
 
 def _export(args: argparse.Namespace, console: Console) -> int:

@@ -102,5 +102,6 @@ class BatchProgress:
     def recorded(self, entry: Entry) -> None:
         assert self.task is not None
         learner = escape(shown(entry.learner))  # the column is read as markup
-        last = f"{learner}: {points(entry.points_earned)}" if entry.result else f"{learner}: rejected"
+        outcome = points(entry.points_earned) if entry.result else "not graded" if entry.not_graded else "rejected"
+        last = f"{learner}: {outcome}"
         self.progress.update(self.task, advance=1, last=last)

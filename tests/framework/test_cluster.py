@@ -166,25 +166,29 @@ def test_a_class_graded_on_the_cluster_with_a_worker_killed_scores_as_a_local_ba
 def test_a_submission_that_kills_its_worker_every_time_is_an_infrastructure_error_not_a_zero(
     scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from grader.cli import run as grade_cli
+
     root = _write_course(tmp_path / "course", timeout=20)  # nothing hangs: no time-out under load
     subs = _hand_in(tmp_path / "subs", {"ada": SOLUTION, "kills": SOLUTION})
-    course = load_course(root)
-    week = course.resolve("week1")
-    found = discover(subs, course=course, week=week, work=tmp_path / "work")
     monkeypatch.syspath_prepend(str(HERE))
     import cluster_faults  # as the scheduler and the workers import it
 
+    monkeypatch.setattr(cluster_worker, "grade_submission", cluster_faults.kills_its_worker)
+    out = io.StringIO()
+    book = tmp_path / "grades.db"
+    args = ["batch", "week1", str(subs), "--course", str(root), "--scheduler", scheduler, "--gradebook", str(book)]
+    code = grade_cli(args, console=Console(file=out, width=300))
     with distributed.Client(scheduler) as client:
-        results = dict(
-            (intake.learner, outcome)
-            for intake, outcome in cluster.grade_on_cluster(
-                client, course=course, week=week, intakes=found.intakes, threads=1, task=cluster_faults.kills_its_worker
-            )
-        )
         client.wait_for_workers(2, timeout=60)  # the nannies brought the killed workers back
-    assert isinstance(results["kills"], cluster.InfrastructureFailure)
-    assert results["kills"].reason.startswith("infrastructure error: grading it ended the Dask worker 3 times")
-    assert getattr(results["ada"], "points_earned", None) == 3
+    with Gradebook.open(book, create=False) as stored:
+        ada, kills = (stored.latest("week1", learner) for learner in ("ada", "kills"))
+    assert ada is not None and ada.points_earned == 3
+    assert kills is not None and kills.not_graded and kills.result is None
+    assert kills.reason.startswith("infrastructure error: grading it ended the Dask worker 3 times")
+    text = out.getvalue()
+    assert code == 1  # not a clean batch
+    assert "graded 1, rejected 0, unchanged 0, not graded 1 (infrastructure errors: run the batch again" in text
+    assert "infrastructure error: grading it ended the Dask worker 3 times" in text  # kills' row says why
 
 
 def _start_worker(scheduler: str, folder: Path, name: str, *options: str) -> subprocess.Popen[bytes]:
