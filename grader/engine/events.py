@@ -225,6 +225,7 @@ class Follow:
     current: TestInfo | None = None  # the test running: started, no result yet
     started: float = 0.0
     importing: str | None = None  # the learner module being imported
+    imports_cut: bool = False  # a test timed out while the child imported modules (protocol.ResultEvent)
     last_event: float = field(default_factory=time.monotonic)
 
     def deadline(self) -> float:
@@ -267,6 +268,7 @@ class Follow:
         elif event["event"] == "imported":
             self.importing = None
         elif event["event"] == "result" and event["id"] in self.tests:
+            self.imports_cut = self.imports_cut or event.get("imports_cut", False)
             status = cast(Status, event["status"]) if event["status"] in STATUSES else "error"
             info = self.tests[event["id"]]
             self.on_outcome(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class Settings:
     exercise_order: tuple[tuple[str, str], ...] = ()  # (week folder, exercise) as the tests will need them
     backends: dict[str, Backend] = field(default_factory=dict)
     loaded: set[tuple[str, str]] = field(default_factory=set)
+    modules_at_start: int = 0  # len(sys.modules) when the running test started
+    lazy_imports: threading.Thread | None = None  # see _import_lazy_modules_aside
 
     def backend(self, role: str) -> Backend:
         """The reference always runs here (it is trusted); the student's code where --grade-sandbox says."""
@@ -153,16 +156,16 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.zygote = Zygote.start(hide=hide, preload=first_use_imports(_week_folders(config, settings)))
     config.stash[_settings_key] = settings
     config.pluginmanager.register(Collector(settings), COLLECTOR_NAME)
-    _import_lazy_modules_aside()
+    settings.lazy_imports = _import_lazy_modules_aside()
 
 
-def _import_lazy_modules_aside() -> None:
+def _import_lazy_modules_aside() -> threading.Thread:
     """Import what torch imports on first use (sympy, for its symbolic shapes: 0.5 s) in a thread
-    of its own, now.  Imported by a test instead, under the test's alarm, the import can be cut
-    short by the time-out and leave a half-made module (``module 'sympy' has no attribute
-    'printing'``) that fails every later test of this process.  A signal never interrupts this
-    thread, and a test that needs the module meanwhile waits for it on the import lock."""
-    import threading
+    of its own, now, while the suite is collected.  Imported by a test instead, under the test's
+    alarm, the import can be cut short by the time-out and leave a half-made module (``module
+    'sympy' has no attribute 'printing'``) that fails every later test of this process.  A signal
+    never interrupts this thread; the first test waits for it before its alarm is armed, so that
+    any module imported during a test was imported by that test (see ``imports_cut``)."""
 
     def warm() -> None:
         try:
@@ -172,7 +175,9 @@ def _import_lazy_modules_aside() -> None:
         except Exception:  # noqa: BLE001 - a warm-up; the test that needs it will say what fails
             pass
 
-    threading.Thread(target=warm, name="grade-lazy-imports", daemon=True).start()
+    thread = threading.Thread(target=warm, name="grade-lazy-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _week_folders(config: pytest.Config, settings: Settings) -> list[Path]:
@@ -326,6 +331,10 @@ class Collector:
         curve = next((c for r in reports if r.failed and (c := getattr(r, "grade_curve", None))), None)
         if curve is not None and verdict.status == "failed":
             result["curve"] = curve
+        if verdict.status == "timeout" and len(sys.modules) != self.settings.modules_at_start:
+            # The alarm may have cut an import of this trusted process short (torch's lazy
+            # `import sympy`): a half-made package would fail this test for every later learner.
+            result["imports_cut"] = True
         self.settings.events.emit(result)
 
 
@@ -379,10 +388,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if info is None:
         return (yield)
     settings = item.config.stash[_settings_key]
+    if settings.lazy_imports is not None:
+        settings.lazy_imports.join(timeout=120)  # before the test's time starts; done long before in general
+        settings.lazy_imports = None
     settings.events.emit({"event": "start", "id": info.id, "timeout": info.timeout_s})
     settings.printed(keep=False)  # what earlier tests printed is not this test's
     item.user_properties[:] = [p for p in item.user_properties if p[0] not in (_FUNCTION, _FINDINGS)]  # a warm
     # worker runs the item again for each submission: nothing of the last one's run carries over
+    settings.modules_at_start = len(sys.modules)
     previous = _arm_timer(info.timeout_s)
     try:
         return (yield)

@@ -72,6 +72,7 @@ class ResultEvent(TypedDict):
     function: str  # the learner's function the test called first, or ""
     findings: list[str]  # named mistakes of the test that cannot be told apart
     output: str  # the last lines the learner's code printed during a failing test, or ""
+    imports_cut: NotRequired[bool]  # timed out while this process imported modules: one may be left half-made
 
 
 class JobEvent(TypedDict):

@@ -115,6 +115,7 @@ class Run:
     tests: dict[str, TestInfo] = field(default_factory=dict)
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
+    imports_cut: bool = False  # a time-out may have left a half-imported module in the child
     restarts: int = 0
     confinement: str = "none: the learner's code ran in the grading process"
 
@@ -170,6 +171,7 @@ class Run:
             ending = follow.until("done", "job_done")
         finally:
             self.collect_errors += follow.collect_errors
+            self.imports_cut = self.imports_cut or follow.imports_cut
             self.confinement = follow.confinement or self.confinement
         if ending == "timed_out":
             self._timed_out(child, follow)

@@ -66,10 +66,11 @@ class WarmWorker:
             self._discard()
             run.restarts += 1
             run.execute()
-        elif any(outcome.status == "timeout" for outcome in run.outcomes.values()):
-            # The time-out was raised wherever the child was, perhaps inside an import of the
-            # suite's or torch's own (a lazy `import sympy`): the half-initialised module would
-            # fail the same test for every later learner.  The next job gets a fresh child.
+        elif run.imports_cut:
+            # A time-out was raised while the child imported modules, perhaps inside an import of
+            # the suite's or torch's own (a lazy `import sympy`): a half-initialised module would
+            # fail the same test for every later learner.  The next job gets a fresh child.  A
+            # time-out while the child waited on the learner's sandbox (the usual one) needs none.
             self._discard()
         return run.result(time.perf_counter() - started)
 

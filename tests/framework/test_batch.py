@@ -314,3 +314,31 @@ def test_a_time_out_inside_the_suites_own_import_does_not_poison_the_next_learne
     entries = _by_learner(_batch(root, subs, workers=1))
     assert _statuses(entries["a_first"])["test_double"] == "timeout"
     assert [_statuses(entries[k])["test_double"] for k in ("b_next", "c_next")] == ["passed", "passed"]
+
+
+def test_a_learner_s_time_out_costs_no_new_grading_process(make_course: MakeCourse, tmp_path: Path) -> None:
+    """The time-out of a learner's hanging code fires while the grading process waits on the
+    sandbox: nothing of the trusted process was cut short, so the next learner is graded by the
+    same warm process (a new one costs torch's import and the suite's collection again)."""
+    from grader.engine.runner import GradeRequest
+    from grader.engine.warm import WarmWorker
+
+    root = make_course({"basics": SOLUTION}, timeout=2)
+    course = load_course(root)
+    subs = _hand_in(tmp_path / "subs", {"hangs": HANGS, "ada": SOLUTION})
+    worker = WarmWorker(course, course.weeks[0], hide=(tmp_path / "work",))
+    try:
+        statuses, processes = {}, []
+        for learner in ("ada", "hangs", "ada"):
+            request = GradeRequest(course, course.weeks[0], subs / learner, learner, threads=1)
+            result = worker.grade(request)
+            statuses.setdefault(learner, []).append(
+                {o.info.name: o.status for e in result.exercises for o in e.outcomes}
+            )
+            assert worker._child is not None
+            processes.append(worker._child.process.pid)
+    finally:
+        worker.close()
+    assert statuses["hangs"][0]["test_double"] == "timeout"
+    assert [s["test_double"] for s in statuses["ada"]] == ["passed", "passed"]
+    assert len(set(processes)) == 1
