@@ -64,16 +64,22 @@ def one_sided(x, w, b, options):
 
 
 def conv_mistakes(x, w, b, options):
-    """F.conv2d's output under each classic mistake that keeps the shape or changes it recognisably."""
-    return {
-        "matches a convolution with a flipped kernel: deep-learning 'convolution' does not flip the kernel": F.conv2d(
-            x, w.flip(-1, -2), b, **options
-        ),
-        "matches a convolution without dilation: dilation spreads the kernel taps apart": F.conv2d(
+    """F.conv2d's output under each classic mistake that keeps the shape or changes it recognisably,
+    for the mistakes this case's kernel, dilation and padding let differ from the right answer."""
+    kernel = tuple(w.shape[-2:])
+    mistakes = {}
+    if kernel != (1, 1):  # a 1x1 kernel is its own flip
+        mistakes["matches a convolution with a flipped kernel: deep-learning 'convolution' does not flip the kernel"] = (
+            F.conv2d(x, w.flip(-1, -2), b, **options)
+        )
+    # a dilation of 1, or a single tap along the dilated dim, spreads nothing apart
+    if any(d > 1 and k > 1 for d, k in zip(pair(options["dilation"]), kernel, strict=True)):
+        mistakes["matches a convolution without dilation: dilation spreads the kernel taps apart"] = F.conv2d(
             x, w, b, options["stride"], options["padding"], 1, options["groups"]
-        ),
-        "matches padding on one side only: padding goes on both sides of each dim": one_sided(x, w, b, options),
-    }
+        )
+    if any(pair(options["padding"])):  # no padding: nothing to put on one side
+        mistakes["matches padding on one side only: padding goes on both sides of each dim"] = one_sided(x, w, b, options)
+    return mistakes
 
 
 def check_conv_output(got, want, mistakes, what):
@@ -347,12 +353,10 @@ def test_conv2d_backward_matches_autograd_of_F_conv2d(student, name):
         what="grad_b",
         mistakes={"grad_b was not summed over the batch": per_example_b},
     )
-    assert_close(
-        grad_w,
-        want[1],
-        what="grad_w",
-        mistakes={"grad_w matches the gradient of a flipped kernel": want[1].flip(-1, -2)},
-    )
+    flipped = {}
+    if tuple(w.shape[-2:]) != (1, 1):  # a 1x1 kernel is its own flip
+        flipped["grad_w matches the gradient of a flipped kernel"] = want[1].flip(-1, -2)
+    assert_close(grad_w, want[1], what="grad_w", mistakes=flipped)
     assert_close(grad_x, want[0], what="grad_x")
 
 

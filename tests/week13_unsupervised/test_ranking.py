@@ -15,13 +15,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.testing import assert_close, fail, is_close, rand_labels, randn
+from grader.testing import assert_close, fail, rand_labels, randn
 
 pytestmark = pytest.mark.exercise("ranking")
-
-
-def only_distinct(mistakes, want):
-    return {name: value for name, value in mistakes.items() if not is_close(value, want)}
 
 
 def ndcg_brute(scores, rel, k, gain="exp", ideal_all=False, ascending=False, tie_reverse=False):
@@ -63,16 +59,21 @@ def rank_inputs(shape, seed):
 @pytest.mark.parametrize("shape", [(1,), (7,), (2, 3, 6)], ids=str)
 @pytest.mark.parametrize("k", [1, 3])
 def test_ndcg_at_k_matches_the_definition(student, shape, k):
-    scores, rel = rank_inputs(shape, seed=len(shape) * 10 + shape[-1] + k)
+    # + 4: seed 20 gave the 7 items of NDCG@3 two relevant ones, none left past the ideal top 3
+    scores, rel = rank_inputs(shape, seed=len(shape) * 10 + shape[-1] + k + 4)
     want = ndcg_batched(scores, rel, k)
     got = student.ndcg_at_k(scores, rel, k)
     if isinstance(got, torch.Tensor) and torch.isnan(got).any():
         fail("NaN in NDCG: is the discount log₂(rank + 1) with ranks from 1?")
-    assert_close(got, want, what=f"NDCG@{k} of scores {tuple(shape)}", mistakes=only_distinct({
-        "linear gain rel was used; the gain here is 2^rel − 1": ndcg_batched(scores, rel, k, gain="linear"),
-        "items ranked by ascending score: the highest score comes first": ndcg_batched(scores, rel, k, ascending=True),
-        "the ideal DCG summed over all items, not the top k": ndcg_batched(scores, rel, k, ideal_all=True),
-    }, want))
+    mistakes = {}
+    if shape[-1] > 1:  # one item is first in any order, and its gain cancels between the DCG and the ideal DCG
+        mistakes["linear gain rel was used; the gain here is 2^rel − 1"] = ndcg_batched(scores, rel, k, gain="linear")
+        mistakes["items ranked by ascending score: the highest score comes first"] = ndcg_batched(
+            scores, rel, k, ascending=True
+        )
+    if k < shape[-1]:  # a top k that holds every item is all the items
+        mistakes["the ideal DCG summed over all items, not the top k"] = ndcg_batched(scores, rel, k, ideal_all=True)
+    assert_close(got, want, what=f"NDCG@{k} of scores {tuple(shape)}", mistakes=mistakes)
 
 
 @pytest.mark.points(1)
@@ -113,10 +114,10 @@ def test_ndcg_at_k_of_all_zero_relevance_is_zero(student):
 def test_bpr_loss_matches_logsigmoid(student, n):
     x_ui, x_uj = randn(n, seed=60 + n, scale=2.0), randn(n, seed=61 + n, scale=2.0)
     want = -F.logsigmoid(x_ui - x_uj).mean()
-    assert_close(student.bpr_loss(x_ui, x_uj), want, what="BPR loss", mistakes=only_distinct({
-        "the difference is reversed: x_uj − x_ui": -F.logsigmoid(x_uj - x_ui).mean(),
-        "summed over pairs; the loss is the mean": -F.logsigmoid(x_ui - x_uj).sum(),
-    }, want))
+    mistakes = {"the difference is reversed: x_uj − x_ui": -F.logsigmoid(x_uj - x_ui).mean()}
+    if n > 1:  # one pair: its sum is its mean
+        mistakes["summed over pairs; the loss is the mean"] = -F.logsigmoid(x_ui - x_uj).sum()
+    assert_close(student.bpr_loss(x_ui, x_uj), want, what="BPR loss", mistakes=mistakes)
 
 
 @pytest.mark.points(1)
@@ -223,7 +224,7 @@ BASKETS = [
     ["milk", "diapers", "beer", "cola"],
     ["bread", "milk", "diapers", "beer"],
     ["bread", "milk", "diapers", "cola"],
-    ["milk"],
+    ["milk", "diapers"],  # diapers in 5 baskets, beer in 4: dividing by the wrong support shows
     ["bread", "beer"],
 ]
 
@@ -258,7 +259,7 @@ def test_association_metrics_match_hand_counts(student, rule):
     }
     for name, value, right in zip(names, got, want):
         assert_close(float(value), right, atol=1e-12, what=f"{name} of {A} → {B}",
-                     mistakes={k: v for k, v in mistakes[name].items() if abs(v - right) > 1e-9})
+                     mistakes=mistakes[name])
     ai, bi, abi = hand_counts(BASKETS, A, B, any_item=True)
     if len(A) + len(B) > 2 and math.isclose(float(got[0]), abi) and not math.isclose(abi, ab):
         fail("a basket was counted when it held ANY item of an itemset, not every item")
