@@ -173,3 +173,32 @@ def _named(name: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def _connect_to(port: int) -> dict:
+    import encodings.idna  # noqa: F401 - socket encodes host names with it; a covered stdlib cannot load it late
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return {"connected": True}
+    except OSError as exc:
+        return {"connected": False, "why": exc.__class__.__name__}
+
+
+@pytest.mark.skipif(not namespaces.isolates_network(), reason="this kernel refuses network namespaces")
+@pytest.mark.parametrize("as_nobody", [False, True], ids=["grader is root", "grader is unprivileged"])
+def test_a_sandbox_reaches_no_server_of_the_machine(as_nobody: bool) -> None:
+    """Without bubblewrap (a grader on a plain Linux machine), a learner's code could once reach
+    the network and any server of the machine on 127.0.0.1: the instructor's Jupyter, a Dask
+    scheduler.  Its own network namespace has only a loopback, and that is down."""
+    import socket
+
+    if as_nobody and os.getuid() != 0:
+        pytest.skip("playing the unprivileged case needs root")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert _connect_to(port)["connected"]  # the server answers outside a sandbox (and idna is loaded)
+        seen = in_sandbox(lambda: _connect_to(port), as_nobody=as_nobody)
+    assert "error" not in seen, seen
+    assert seen["connected"] is False, seen

@@ -4,8 +4,9 @@ Linux only, through the C library (Python 3.11 has no ``os.unshare``).  A sandbo
 two steps from the zygote:
 
 * the *keeper*, a child of the zygote, calls ``isolate_children``: its next child starts a new
-  PID namespace and a new mount namespace (and a user namespace, where the grader is not root,
-  so that it may mount at all);
+  PID namespace, a new mount namespace and a new network namespace (no interface but a loopback
+  that is down: no network, not even the machine's own 127.0.0.1), and a user namespace where the
+  grader is not root, so that it may mount at all;
 * the *sandbox* is that child, PID 1 of its namespace.  ``become_init`` makes it die with its
   keeper; when PID 1 dies, the kernel kills every process of the namespace, however it was
   started (``os.fork``, a raw ``clone`` through ctypes, ``setsid``, a daemon's double fork).
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Final
 
 CLONE_NEWNS: Final = 0x00020000
+CLONE_NEWNET: Final = 0x40000000
 CLONE_NEWUSER: Final = 0x10000000
 CLONE_NEWPID: Final = 0x20000000
 _MS_RDONLY: Final = 1
@@ -69,11 +71,20 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     )
 
 
+_network: int = CLONE_NEWNET  # 0 where the kernel refuses network namespaces (see probe)
+
+
+def isolates_network() -> bool:
+    """Whether each sandbox gets a network namespace of its own (no network at all)."""
+    return _network != 0
+
+
 def isolate_children() -> None:
-    """The caller's next child starts a new PID and mount namespace (a user namespace too when not
-    root, mapping the caller's own user); mounts made there never reach the rest of the machine."""
+    """The caller's next child starts a new PID, mount and network namespace (a user namespace too
+    when not root, mapping the caller's own user); mounts made there never reach the rest of the
+    machine, and it has no network."""
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWUSER if uid != 0 else 0)
+    flags = CLONE_NEWPID | CLONE_NEWNS | _network | (CLONE_NEWUSER if uid != 0 else 0)
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
     if uid != 0:
         Path("/proc/self/setgroups").write_text("deny")
@@ -216,7 +227,20 @@ def give_folder(folder: str, user: int) -> None:
 
 def probe(hide: list[str], keep: list[str], need: list[str]) -> str | None:
     """None if per-sandbox namespaces work here and a confined sandbox can still read ``need``
-    (Python, torch, the grader), else why not; checked once, in a throwaway child."""
+    (Python, torch, the grader), else why not; checked once, in a throwaway child.  A kernel that
+    refuses only the network namespace (a container's seccomp profile) gets the others without
+    it: ``isolates_network`` says which."""
+    global _network
+    why = _probe_once(hide, keep, need)
+    if why is not None and _network:
+        _network = 0
+        if _probe_once(hide, keep, need) is None:
+            return None
+        _network = CLONE_NEWNET
+    return why
+
+
+def _probe_once(hide: list[str], keep: list[str], need: list[str]) -> str | None:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -136,7 +136,12 @@ def _describe(why_not: str | None, drops_root: bool) -> str:
     ``why_not``: why it has no namespaces of its own, None if it has."""
     if why_not is None:
         who = "as a user of its own" if os.getuid() == 0 else "without capabilities"
-        return f"own PID and mount namespaces per exercise (private /tmp, course, class and home folders hidden), {who}"
+        if namespaces.isolates_network():
+            kinds, network = "PID, mount and network", "no network, "
+        else:
+            kinds, network = "PID and mount", "the kernel refused a network namespace, "
+        hidden = "private /tmp, course, class and home folders hidden"
+        return f"own {kinds} namespaces per exercise ({network}{hidden}), {who}"
     fallback = f"no namespaces of its own ({why_not})"
     if os.getuid() == 0:
         who = "as nobody" if drops_root else "as root, new processes refused at the Python level"
