@@ -96,6 +96,10 @@ class Settings:
         self.end_student()
         self.student = student
 
+    def grading_the_reference(self) -> bool:
+        """The submission is the reference itself (``grade check``'s first run, plain pytest)."""
+        return self.student.root == self.reference.root
+
     def end_student(self) -> None:
         backend = self.backends.pop("student", None)
         if isinstance(backend, ProcessBackend):
@@ -361,7 +365,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     with os.fdopen(settings.jobs_fd, "r", encoding="utf-8") as jobs:
         for line in jobs:
             job: Job = json.loads(line)
-            settings.switch_submission(Submission(Path(job["submission"]), job["label"]))
+            settings.switch_submission(Submission(Path(job["submission"]).resolve(), job["label"]))
             items = _job_items(session.items, job.get("exercise"))
             settings.exercise_order = _exercise_order(items)
             settings.events.emit({"event": "job", "id": job["id"]})
@@ -405,9 +409,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Around a graded test: its named mistakes that cannot be told apart on its own inputs are
-    recorded (``grade check`` reports those of the reference's run)."""
-    if _info_key not in item.stash:
+    """Around a graded test of the reference: its named mistakes that cannot be told apart on its
+    own inputs are recorded (``grade check`` reports them).  Not for a learner's submission, whose
+    findings nobody reads: looking cost about 40 ms of a week-5 submission's 270."""
+    if _info_key not in item.stash or not item.config.stash[_settings_key].grading_the_reference():
         return (yield)
     from ..testing import collisions_recorded  # imports torch: the suites import it anyway
 

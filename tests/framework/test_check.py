@@ -333,3 +333,22 @@ def test_a_mutant_is_graded_on_its_own_module_s_tests_only(tmp_path: Path, monke
     assert week.problems == (
         "mutant named_elsewhere: loses points but test_plus_one passes (tests that fail: test_total_gradient)",
     )
+
+
+def test_named_mistakes_are_checked_against_each_other_on_the_reference_s_run_only(
+    checked: tuple[Path, CourseCheck], tmp_path: Path
+) -> None:
+    """A learner's copy of the very same code gets no findings: nobody reads them there, and
+    looking cost about 40 ms of a week-5 submission."""
+    from grader.engine.runner import GradeRequest, grade_week
+
+    root, _ = checked
+    course = load_course(root)
+    week = course.resolve("week2")
+    learner = tmp_path / "learner"
+    shutil.copytree(course.solutions_dir / week.folder, learner / week.folder)
+    findings = {}
+    for label, submission in (("reference", course.solutions_dir), ("learner", learner)):
+        result = grade_week(GradeRequest(course, week, submission, label))
+        findings[label] = [f for e in result.exercises for o in e.outcomes for f in o.findings]
+    assert findings["reference"] and findings["learner"] == []
