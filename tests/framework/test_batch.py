@@ -79,7 +79,7 @@ def _statuses(entry: Entry) -> dict[str, str]:
 def test_every_learner_is_graded_and_hostile_code_costs_only_its_own_tests(
     make_course: MakeCourse, tmp_path: Path
 ) -> None:
-    root = make_course({"basics": SOLUTION}, timeout=2)
+    root = make_course({"basics": SOLUTION}, timeout=4)  # dot's hang costs it once; room for a loaded machine
     subs = _hand_in(
         tmp_path / "subs",
         {"ada": SOLUTION, "ben": WRONG, "cy": SEGFAULTS, "dot": HANGS, "eli": EXITS},
@@ -323,7 +323,7 @@ def test_a_learner_s_time_out_costs_no_new_grading_process(make_course: MakeCour
     from grader.engine.runner import GradeRequest
     from grader.engine.warm import WarmWorker
 
-    root = make_course({"basics": SOLUTION}, timeout=2)
+    root = make_course({"basics": SOLUTION}, timeout=5)  # a cold first sandbox under load stays well inside it
     course = load_course(root)
     subs = _hand_in(tmp_path / "subs", {"hangs": HANGS, "ada": SOLUTION})
     worker = WarmWorker(course, course.weeks[0], hide=(tmp_path / "work",))
