@@ -144,10 +144,11 @@ def grade_on_cluster(
     """Results as they finish, from every worker of the client's cluster.
 
     Registers the grading plugin (on present and future workers; removed at the end), stops with a
-    ``WorkerRefusalError`` if any worker has another course or cannot grade, then keeps a bounded number of
-    submissions in flight, each asking for ``resources`` (``task_resources``).  A ``KilledWorker`` (the submission's workers died ``RETRIES + 1``
-    times) is an ``InfrastructureFailure`` for that submission; the batch goes on.  ``task`` (for
-    tests) replaces ``cluster_worker.grade_submission`` with a function of the same arguments.
+    ``WorkerRefusalError`` if any worker has another course or cannot grade, then keeps a bounded
+    number of submissions in flight, each asking for ``resources`` (``task_resources``).  A
+    ``KilledWorker`` (the submission's workers died ``RETRIES + 1`` times) is an
+    ``InfrastructureFailure`` for that submission; the batch goes on.  ``task`` (for tests)
+    replaces ``cluster_worker.grade_submission`` with a function of the same arguments.
     """
     distributed = _distributed()
     from .cluster_worker import PLUGIN_NAME, GradingPlugin, WorkerRefusalError, grade_submission, pack, refusals
