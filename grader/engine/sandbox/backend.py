@@ -321,12 +321,18 @@ class ProcessBackend:
         sandbox = self.current
         if sandbox is None:
             return ""
+        if not keep:  # twice per test: a size is enough (lstat follows no link the sandbox planted)
+            try:
+                sandbox.output_read = os.lstat(sandbox.workdir / OUTPUT_FILE).st_size
+            except OSError:
+                pass
+            return ""
         try:
             with _open_sandbox_file(sandbox.workdir / OUTPUT_FILE) as output:
                 end = output.seek(0, 2)
-                start = max(sandbox.output_read, end - 4096) if keep else end
+                start = max(sandbox.output_read, end - 4096)
                 output.seek(start)
-                text = output.read(end - start).decode(errors="replace") if keep else ""
+                text = output.read(end - start).decode(errors="replace")
         except OSError:
             return ""
         sandbox.output_read = end
