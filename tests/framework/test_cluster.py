@@ -117,11 +117,17 @@ class KillsAWorker:
         self.recorded_learners.append(entry.learner)
         if len(self.recorded_learners) == self.after:
             with distributed.Client(self.scheduler, timeout="10s") as client:
-                processing = client.processing()
                 pids = client.run(os.getpid)
-                busy = next(address for address, tasks in processing.items() if tasks)
-                self.in_flight_when_killed = len(processing[busy])
-                self.killed = pids[busy]
+                deadline = time.monotonic() + 30
+                while True:  # the next submissions may still be on their way: none runs yet
+                    processing = client.processing()
+                    busy = [address for address, tasks in processing.items() if tasks]
+                    if busy:
+                        break
+                    assert time.monotonic() < deadline, "no worker was busy for 30 s mid-batch"
+                    time.sleep(0.05)
+                self.in_flight_when_killed = len(processing[busy[0]])
+                self.killed = pids[busy[0]]
             os.kill(self.killed, signal.SIGKILL)
 
 
