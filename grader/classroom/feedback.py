@@ -33,7 +33,7 @@ from ..core.course import Course, Week, late_of
 from ..core.errors import ExportError
 from ..core.late import LateAssessment
 from ..core.results import ExerciseResult, TestOutcome, WeekResult
-from ..core.text import shown
+from ..core.text import points, shown
 from .gradebook import Entry
 
 _MARKS: Final = {"passed": "✓", "not_implemented": "·", "timeout": "⏱"}
@@ -95,7 +95,7 @@ def learner_feedback(course: Course, week: Week, entry: Entry) -> Feedback:
         notes=result.notes,
         table_total=(
             f"{result.tests_passed}/{result.tests_total}",
-            f"{_pt(result.points_earned)}/{_pt(result.points_possible)}",
+            f"{points(result.points_earned)}/{points(result.points_possible)}",
         ),
         total=_total(result),
         late=late.note,
@@ -108,7 +108,7 @@ def _exercise(exercise: ExerciseResult) -> ExerciseFeedback:
         file=exercise.file,
         optional=exercise.optional,
         tests=f"{exercise.tests_passed}/{exercise.tests_total}",
-        points=f"{_pt(exercise.points_earned)}/{_pt(exercise.points_possible)}",
+        points=f"{points(exercise.points_earned)}/{points(exercise.points_possible)}",
         failures=tuple(failure_lines(exercise)),
     )
 
@@ -126,31 +126,27 @@ def failure_lines(exercise: ExerciseResult) -> Iterable[FailureLine]:
         info = outcome.info
         yield FailureLine(
             _MARKS.get(outcome.status, "✗"),
-            f"{info.name} ({_pt(info.points)} pt): {outcome.message or outcome.status}",
-            info.hint,
+            f"{info.name} ({points(info.points)} pt): {outcome.message or outcome.status}",
+            outcome.shown_hint,  # the named mistake's own hint, as grade WEEK shows it
         )
     for message, outcomes in not_started.items():
         tests = "1 test" if len(outcomes) == 1 else f"{len(outcomes)} tests"
         short = message.replace(f"({exercise.file}:", "(line ")
         yield FailureLine(
-            _MARKS["not_implemented"], f"{short}: {tests}, {_pt(sum(o.info.points for o in outcomes))} pt"
+            _MARKS["not_implemented"], f"{short}: {tests}, {points(sum(o.info.points for o in outcomes))} pt"
         )
 
 
 def _total(result: WeekResult) -> str:
     share = result.points_earned / result.points_possible if result.points_possible else 0.0
-    text = f"{_pt(result.points_earned)}/{_pt(result.points_possible)} points"
+    text = f"{points(result.points_earned)}/{points(result.points_possible)} points"
     if result.optional_points_possible:
-        text += f" + {_pt(result.optional_points_earned)}/{_pt(result.optional_points_possible)} optional ★"
+        text += f" + {points(result.optional_points_earned)}/{points(result.optional_points_possible)} optional ★"
     return text + f" ({share:.0%}, {result.tests_passed} of {result.tests_total} tests passed)"
 
 
 def _final(result: WeekResult, late: LateAssessment) -> str:
-    return f"final score: {_pt(round(late.final, 6))}/{_pt(result.points_possible)}"
-
-
-def _pt(value: float) -> str:
-    return f"{value:g}"
+    return f"final score: {points(round(late.final, 6))}/{points(result.points_possible)}"
 
 
 # -- Markdown -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ..core.course import Course, Week, late_of
-from ..core.text import shown
+from ..core.text import points, shown
 from .gradebook import Entry
 from .statistics import ClassStatistics, statistics_of, zero_reason
 
@@ -53,10 +53,6 @@ def _h(text: str) -> str:
     return html.escape(shown(text), quote=True)
 
 
-def _pt(value: float) -> str:
-    return f"{round(value, 6):g}"
-
-
 def class_report_html(course: Course, week: Week, entries: Sequence[Entry]) -> str:
     """The page for one week's current entries (the gradebook's, as every export reads them)."""
     stats = statistics_of(course, week, entries)
@@ -83,7 +79,7 @@ def class_report_html(course: Course, week: Week, entries: Sequence[Entry]) -> s
 def _headline(stats: ClassStatistics, learners: int) -> str:
     if not stats.graded:
         return f"<p class='why'>{learners} learner(s), no submission could be graded.</p>"
-    possible = _pt(stats.points_possible)
+    possible = points(stats.points_possible)
     return (
         f"<p id='headline'><strong>{stats.graded} graded</strong> ({stats.rejected} rejected, {stats.late} late): "
         f"mean {stats.mean_final:.1f}/{possible}, median {stats.median_final:.1f}/{possible} after the late policy "
@@ -118,7 +114,7 @@ def _exercise_means(stats: ClassStatistics) -> str:
     if not stats.exercise_means:
         return ""
     rows = "".join(
-        f"<tr><td>{_h(name)}</td><td class='n'>{mean:.2f}</td><td class='n'>{_pt(possible)}</td>"
+        f"<tr><td>{_h(name)}</td><td class='n'>{mean:.2f}</td><td class='n'>{points(possible)}</td>"
         f"<td class='n'>{(mean / possible if possible else 0):.0%}</td></tr>"
         for name, mean, possible in stats.exercise_means
     )
@@ -160,9 +156,9 @@ def _learner_table(course: Course, week: Week, entries: Sequence[Entry]) -> str:
             why = zero_reason(entry)
             cells = [
                 (entry.learner, entry.learner),
-                (f"{_pt(late.raw)}/{_pt(result.points_possible)}", late.raw),
+                (f"{points(late.raw)}/{points(result.points_possible)}", late.raw),
                 (late.note if late.late else "", late.days_late),
-                (_pt(late.final), late.final),
+                (points(late.final), late.final),
                 (f"{result.tests_passed}/{result.tests_total}", result.tests_passed),
             ]
             notes, css = "; ".join(n for n in (why, entry.reason) if n), "why" if why else "dim"

@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..core.text import shown
-from .report import points
+from ..core.text import points, shown
 
 if TYPE_CHECKING:
     from ..classroom.batch import BatchSummary

@@ -34,7 +34,7 @@ from rich.text import Text
 from ..core.errors import GraderError, UsageError
 from ..core.platforms import check_platform, platform_note
 from ..core.results import week_to_json
-from ..core.text import shown
+from ..core.text import points, shown
 from ..core.version import __version__
 from . import report
 from .progress import BatchProgress, LiveProgress
@@ -267,9 +267,7 @@ def _watch(args: argparse.Namespace, console: Console) -> int:
         pass
     stored = last.stored if last is not None else None
     saved = (
-        f"; the last score, {report.points(stored.points_earned)}/{report.points(stored.points_possible)}, is saved"
-        if stored
-        else ""
+        f"; the last score, {points(stored.points_earned)}/{points(stored.points_possible)}, is saved" if stored else ""
     )
     console.print(Text(f"stopped watching{saved}", style="dim"))
     return EXIT_PASSED

@@ -19,8 +19,7 @@ from rich.progress import (
 )
 
 from ..core.results import TestInfo, TestOutcome
-from ..core.text import shown
-from .report import points
+from ..core.text import points, shown
 
 if TYPE_CHECKING:
     from ..classroom.gradebook import Entry

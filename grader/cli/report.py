@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.results import ExerciseResult, TestInfo, TestOutcome, WeekResult
-from ..core.text import shown
+from ..core.text import points, shown
 
 if TYPE_CHECKING:  # result types only: `grade week5` must not import batch, sqlite3, zipfile, nbformat…
     from ..authoring.build import BuiltFile
@@ -35,10 +35,6 @@ _MARKS: Final = {
     "timeout": ("⏱", "red"),
     "crashed": ("✗", "red"),
 }
-
-
-def points(value: float) -> str:
-    return f"{value:g}"
 
 
 def render_week(console: Console, result: WeekResult, *, verbose: bool = False) -> None:

@@ -11,8 +11,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..core.text import shown
-from .report import exercise_table, points
+from ..core.text import points, shown
+from .report import exercise_table
 
 if TYPE_CHECKING:
     from ..core.course import Week

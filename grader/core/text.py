@@ -43,3 +43,9 @@ def _hidden(char: str) -> bool:
     """Control (Cc), format (Cf: bidi overrides, zero-width), surrogate (Cs), line and paragraph
     separators (Zl, Zp), private-use (Co) and unassigned (Cn) characters: none shows as itself."""
     return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn")
+
+
+def points(value: float) -> str:
+    """Points as every report writes them (terminal, feedback, HTML): 2, 0.5, 1.25; a sum of
+    floats such as 0.1 + 0.2 is written 0.3."""
+    return f"{round(value, 6):g}"

@@ -163,3 +163,12 @@ def test_hitting_the_output_limit_says_so(noisy: WeekResult) -> None:
         "your code printed or wrote more than a test may (exercises/week01_basics/flood.py:"
     )
     assert "File too large" not in outcome.message
+
+
+def test_a_learners_exported_feedback_carries_the_mistakes_own_hint() -> None:
+    """grade export feedback shows what grade WEEK shows: the named mistake's hint, not the test's."""
+    from grader.classroom.feedback import failure_lines
+
+    exercise = ExerciseResult("basics", "basics.py", (failed("test_a", "wrong", hint="the mistake's hint"),))
+    (line,) = failure_lines(exercise)
+    assert line.hint == "the mistake's hint"
