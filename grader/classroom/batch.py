@@ -110,7 +110,10 @@ def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSumma
         gradable = [i for i in todo if i.gradable]
         infrastructure = 0  # submissions the cluster could not grade (cluster.InfrastructureFailure)
         with _engine(
-            request, gradable, hide=(work, request.submissions.resolve(), *_gradebook_files(request.gradebook))
+            request,
+            gradable,
+            suite=suite,
+            hide=(work, request.submissions.resolve(), *_gradebook_files(request.gradebook)),
         ) as (engine, workers, results):
             for intake, result in results:
                 entry = _entry(request.week, intake, suite, result)
@@ -136,7 +139,7 @@ def grade_batch(request: BatchRequest, *, listener: BatchListener) -> BatchSumma
 
 @contextmanager
 def _engine(
-    request: BatchRequest, intakes: list[Intake], *, hide: tuple[Path, ...]
+    request: BatchRequest, intakes: list[Intake], *, suite: str, hide: tuple[Path, ...]
 ) -> Iterator[tuple[str, int, Iterable[tuple[Intake, WeekResult | str]]]]:
     """Where the submissions are graded: this machine's warm workers, or a Dask cluster
     (``--scheduler``), whose infrastructure failures come back as their reason (a string)."""
@@ -153,6 +156,7 @@ def _engine(
             course=request.course,
             week=request.week,
             intakes=intakes,
+            fingerprint=suite,
             threads=local_threads(request.scheduler, request.workers),
             resources=task_resources(request.scheduler, request.week),
         )

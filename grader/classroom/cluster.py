@@ -35,7 +35,6 @@ from ..core.course import Course, Week
 from ..core.errors import MissingExtraError, UsageError
 from ..core.results import WeekResult
 from ..engine.runner import threads_per_child
-from .fingerprint import suite_hash
 from .gradebook import INFRASTRUCTURE_ERROR
 from .intake import Intake
 
@@ -137,13 +136,15 @@ def grade_on_cluster(
     course: Course,
     week: Week,
     intakes: Sequence[Intake],
+    fingerprint: str,
     threads: int | None,
     resources: dict[str, float] | None = None,
     task: Callable[[bytes, str, str], object] | None = None,
 ) -> Iterator[tuple[Intake, WeekResult | InfrastructureFailure]]:
     """Results as they finish, from every worker of the client's cluster.
 
-    Registers the grading plugin (on present and future workers; removed at the end), stops with a
+    Registers the grading plugin (on present and future workers; removed at the end) for the
+    week's ``fingerprint`` (``fingerprint.suite_hash``, the batch's own), stops with a
     ``WorkerRefusalError`` if any worker has another course or cannot grade, then keeps a bounded
     number of submissions in flight, each asking for ``resources`` (``task_resources``).  A
     ``KilledWorker`` (the submission's workers died ``RETRIES + 1`` times) is an
@@ -157,7 +158,6 @@ def grade_on_cluster(
         return
     resources = resources or {}
     offering = _workers_offering(client, resources)
-    fingerprint = suite_hash(course, week)
     plugin = GradingPlugin(course_root=str(course.root), week_id=week.id, fingerprint=fingerprint, threads=threads)
     client.register_plugin(plugin, name=PLUGIN_NAME)
     try:
