@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ distributed = pytest.importorskip("distributed", reason="the cluster extra: pip 
 
 from grader.classroom import cluster, cluster_worker  # noqa: E402
 from grader.classroom.batch import BatchRequest, BatchSummary, grade_batch  # noqa: E402
+from grader.classroom.fingerprint import suite_hash  # noqa: E402
 from grader.classroom.gradebook import Entry, Gradebook  # noqa: E402
 from grader.classroom.intake import discover  # noqa: E402
 from grader.core.course import load_course  # noqa: E402
@@ -101,14 +103,18 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 class KillsAWorker:
-    """A BatchListener that SIGKILLs one Dask worker process (not its nanny) once a few grades are
-    stored, while the rest of the class is in flight."""
+    """A BatchListener that, once a few grades are stored, SIGKILLs a Dask worker process (not its
+    nanny) that is grading a submission, while the rest of the class is in flight.
+
+    The killing is done by a thread of its own: the batch's loop calls ``recorded`` and sends the
+    next submissions only when it returns, so waiting there for a busy worker could wait for ever."""
 
     def __init__(self, scheduler: str, after: int) -> None:
         self.scheduler, self.after = scheduler, after
         self.recorded_learners: list[str] = []
         self.killed: int | None = None
         self.in_flight_when_killed = 0
+        self.thread = threading.Thread(target=self._kill_a_busy_worker, daemon=True)
 
     def planned(self, to_grade: int, unchanged: int) -> None:
         pass
@@ -116,19 +122,21 @@ class KillsAWorker:
     def recorded(self, entry: Entry) -> None:
         self.recorded_learners.append(entry.learner)
         if len(self.recorded_learners) == self.after:
-            with distributed.Client(self.scheduler, timeout="10s") as client:
-                pids = client.run(os.getpid)
-                deadline = time.monotonic() + 30
-                while True:  # the next submissions may still be on their way: none runs yet
-                    processing = client.processing()
-                    busy = [address for address, tasks in processing.items() if tasks]
-                    if busy:
-                        break
-                    assert time.monotonic() < deadline, "no worker was busy for 30 s mid-batch"
-                    time.sleep(0.05)
-                self.in_flight_when_killed = len(processing[busy[0]])
-                self.killed = pids[busy[0]]
-            os.kill(self.killed, signal.SIGKILL)
+            self.thread.start()
+
+    def _kill_a_busy_worker(self) -> None:
+        with distributed.Client(self.scheduler, timeout="10s") as client:
+            pids = client.run(os.getpid)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                processing = client.processing()
+                busy = [address for address, tasks in processing.items() if tasks]
+                if busy:
+                    self.in_flight_when_killed = len(processing[busy[0]])
+                    self.killed = pids[busy[0]]
+                    os.kill(self.killed, signal.SIGKILL)
+                    return
+                time.sleep(0.02)
 
 
 def _batch(root: Path, subs: Path, book: Path, listener: object, *, scheduler: str | None = None) -> BatchSummary:
@@ -156,6 +164,7 @@ def test_a_class_graded_on_the_cluster_with_a_worker_killed_scores_as_a_local_ba
     on_cluster = _batch(root, subs, tmp_path / "cluster.db", killer, scheduler=scheduler)
     local = _batch(root, subs, tmp_path / "local.db", Quiet())
 
+    killer.thread.join()
     assert killer.killed is not None and killer.in_flight_when_killed >= 1  # killed mid-submission
     assert sorted(killer.recorded_learners) == sorted(CLASS)  # every learner exactly once
     with Gradebook.open(tmp_path / "cluster.db", create=False) as book:
@@ -225,7 +234,7 @@ def test_a_gpu_week_is_graded_only_on_workers_that_offer_a_gpu(
             UsageError, match="none of the cluster's 2 worker\\(s\\) offers it: start one worker per GPU"
         ):
             next(cluster.grade_on_cluster(client, course=course, week=week, intakes=found.intakes, threads=1,
-                                          resources={"GPU": 1}))  # fmt: skip
+                                          fingerprint=suite_hash(course, week), resources={"GPU": 1}))  # fmt: skip
         gpu = _start_worker(scheduler, tmp_path, "gpu0", "--resources", "GPU=1")
         try:
             client.wait_for_workers(3, timeout=60)
@@ -233,7 +242,7 @@ def test_a_gpu_week_is_graded_only_on_workers_that_offer_a_gpu(
                 intake.learner: worker
                 for intake, worker in cluster.grade_on_cluster(
                     client, course=course, week=week, intakes=found.intakes[:6], threads=1,
-                    resources={"GPU": 1}, task=cluster_faults.graded_where,
+                    fingerprint=suite_hash(course, week), resources={"GPU": 1}, task=cluster_faults.graded_where,
                 )
             }  # fmt: skip
         finally:
@@ -254,7 +263,7 @@ def test_a_worker_with_another_version_of_the_course_refuses_work(tmp_path: Path
 def test_a_worker_where_the_sandbox_cannot_start_refuses_work(tmp_path: Path, bwrap_that_cannot_mount: None) -> None:
     root = _write_course(tmp_path / "course", timeout=30)
     course = load_course(root)
-    fingerprint = cluster.suite_hash(course, course.resolve("week1"))
+    fingerprint = suite_hash(course, course.resolve("week1"))
     plugin = cluster_worker.GradingPlugin(course_root=str(root), week_id="week1", fingerprint=fingerprint, threads=1)
     plugin.setup(SimpleNamespace(address="tcp://127.0.0.1:4242"))  # type: ignore[arg-type]
     try:
