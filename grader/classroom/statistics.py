@@ -49,8 +49,7 @@ class ClassStatistics:
     mean_final: float
     median_final: float
     histogram: tuple[int, ...]  # learners per band of final score: [0, 10) %, [10, 20) %, … [90, 100] %
-    pass_rates: tuple[PassRate, ...]  # the test (case) most learners fail first
-    tests: tuple[PassRate, ...]  # the same, a parametrised test's cases grouped in one row
+    tests: tuple[PassRate, ...]  # the test most learners fail first; a parametrised test's cases in one row
     exercise_means: tuple[tuple[str, float, float], ...]  # (exercise, mean points earned, points possible)
 
 
@@ -79,7 +78,6 @@ def statistics_of(course: Course, week: Week, entries: Sequence[Entry]) -> Class
         mean_final=statistics.fmean(finals),
         median_final=statistics.median(finals),
         histogram=tuple(histogram),
-        pass_rates=_pass_rates(graded),
         tests=grouped_pass_rates(graded),
         exercise_means=_exercise_means(graded),
     )
@@ -94,22 +92,6 @@ def _exercise_means(graded: list[Entry]) -> tuple[tuple[str, float, float], ...]
             earned.setdefault(exercise.name, []).append(exercise.points_earned)
             possible[exercise.name] = max(possible.get(exercise.name, 0.0), exercise.points_possible)
     return tuple((name, statistics.fmean(values), possible[name]) for name, values in earned.items())
-
-
-def _pass_rates(graded: list[Entry]) -> tuple[PassRate, ...]:
-    counts: dict[str, list[int]] = {}
-    exercises: dict[str, str] = {}
-    for entry in graded:
-        assert entry.result is not None
-        for exercise in entry.result.exercises:
-            for outcome in exercise.outcomes:
-                test = outcome.info.id.rsplit("::", 1)[-1]  # with its parameters: test_x[(2, 3)]
-                tally = counts.setdefault(test, [0, 0])
-                tally[0] += outcome.passed
-                tally[1] += 1
-                exercises[test] = exercise.name
-    rates = [PassRate(name, exercises[name], passed, total) for name, (passed, total) in counts.items()]
-    return tuple(sorted(rates, key=lambda r: (r.rate, r.exercise, r.test)))
 
 
 def grouped_pass_rates(graded: list[Entry]) -> tuple[PassRate, ...]:
