@@ -29,7 +29,7 @@ from ..core.results import TestInfo, info_to_dict
 from . import transport
 from .events import EventStream
 from .markers import MARKERS, is_graded, read_test_info
-from .protocol import Job, LoadRequest, ResultEvent, SandboxSettings
+from .protocol import ConfinementEvent, Job, LoadRequest, ResultEvent, SandboxSettings
 from .sandbox.backend import Backend, ExerciseProxy, InProcessBackend, ProcessBackend, Route
 from .sandbox.student import StudentCodeError, Submission, TestTimeout
 from .sandbox.zygote import Zygote, first_use_imports
@@ -289,10 +289,10 @@ class Collector:
         zygote = self.settings.zygote
         if zygote is not None:  # it says how it confines once torch is imported: after collection
             failure = zygote.start_failure()
-            if failure is None:
-                self.settings.events.emit({"event": "confinement", "text": zygote.confinement})
-            else:
-                self.settings.events.emit({"event": "confinement", "text": zygote.confinement, "failure": failure})
+            said: ConfinementEvent = {"event": "confinement", "text": zygote.confinement}
+            if failure is not None:
+                said["failure"] = failure
+            self.settings.events.emit(said)
         self.settings.events.emit({"event": "collected", "tests": [info_to_dict(i) for i in infos]})
 
     @pytest.hookimpl(tryfirst=True)
